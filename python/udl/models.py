@@ -1,0 +1,188 @@
+"""Trained models as Python objects: encode, decode, reconstruct, save and load.
+
+Each method takes NumPy arrays or torch tensors and answers in the same kind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from udl._native import _C
+
+__all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer", "load_model"]
+
+ArrayLike = Any  # np.ndarray | torch.Tensor
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One convolution of the encoder (mirrored by a transposed convolution in the decoder)."""
+
+    channels: int
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 0
+
+
+@dataclass(frozen=True)
+class AutoencoderSpec:
+    """An autoencoder architecture: convolutions, hidden linear widths, latent dimension.
+
+    Construction checks every shape and raises `udl.InvalidArchitecture` (naming the layer
+    and sizes) when the layers do not work for `input_shape`.
+    """
+
+    conv_layers: tuple[ConvLayer, ...]
+    hidden_widths: tuple[int, ...]
+    latent_dim: int
+    input_shape: tuple[int, int, int] = (1, 28, 28)
+
+    def __post_init__(self) -> None:
+        layers = tuple(c if isinstance(c, ConvLayer) else ConvLayer(*c) for c in self.conv_layers)
+        object.__setattr__(self, "conv_layers", layers)
+        object.__setattr__(self, "hidden_widths", tuple(int(w) for w in self.hidden_widths))
+        object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
+        self._native()  # validates
+
+    @classmethod
+    def conv_autoencoder(
+        cls, nf: int, latent_dim: int, input_shape: Sequence[int] = (1, 28, 28)
+    ) -> AutoencoderSpec:
+        """The CAE of reports 000 and 002: three stride-2 convolutions (nf, 2nf, 4nf channels,
+        kernel 3, paddings 1, 1, 0), a 64-wide hidden layer, then the latent layer."""
+        native = _C.AutoencoderSpec.conv_autoencoder(nf, latent_dim, list(input_shape))
+        return cls._from_native(native)
+
+    def _native(self) -> Any:
+        return _C.AutoencoderSpec(
+            list(self.input_shape),
+            [_C.ConvLayerSpec(c.channels, c.kernel, c.stride, c.padding) for c in self.conv_layers],
+            list(self.hidden_widths),
+            self.latent_dim,
+        )
+
+    @classmethod
+    def _from_native(cls, native: Any) -> AutoencoderSpec:
+        return cls(
+            conv_layers=tuple(
+                ConvLayer(c.channels, c.kernel, c.stride, c.padding) for c in native.conv_layers
+            ),
+            hidden_widths=tuple(native.hidden_widths),
+            latent_dim=native.latent_dim,
+            input_shape=tuple(native.input_shape),
+        )
+
+    def describe(self) -> str:
+        """The layer sizes, e.g. '1x28x28 -conv k3s2p1-> 16x14x14 ... -> latent 10'."""
+        return repr(self._native())
+
+
+class Autoencoder:
+    """A trained (or freshly initialised) autoencoder held by the native core."""
+
+    def __init__(self, spec: AutoencoderSpec, seed: int = 0, *, _native: Any = None) -> None:
+        self.spec = spec
+        self._model = _native if _native is not None else _C.Autoencoder(spec._native(), seed)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.spec.latent_dim
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self._model.parameter_count)
+
+    def encode(self, images: ArrayLike) -> ArrayLike:
+        """Latent codes (N x latent_dim, float32) of images (uint8 0..255 or float in [0, 1],
+        N x C x H x W, or N x H x W for one channel)."""
+        return _call(self._model.encode, self._images(images), images)
+
+    def decode(self, codes: ArrayLike) -> ArrayLike:
+        """Images (N x C x H x W, float32 in [0, 1]) decoded from latent codes."""
+        array = _as_numpy(codes, "codes")
+        if not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"codes must be floating point, got {array.dtype}")
+        if array.ndim != 2 or array.shape[1] != self.latent_dim or array.shape[0] == 0:
+            raise ValueError(f"codes must be N x {self.latent_dim} with N > 0, got {array.shape}")
+        if not np.isfinite(array).all():
+            raise ValueError("codes contain NaN or infinite values")
+        return _call(self._model.decode, np.ascontiguousarray(array, dtype=np.float32), codes)
+
+    def reconstruct(self, images: ArrayLike) -> ArrayLike:
+        """Reconstructions (float32 in [0, 1]) of images, shaped like the model's input."""
+        return _call(self._model.reconstruct, self._images(images), images)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the model (format version, architecture, weights) to `path`.
+
+        The file is written beside `path` and renamed over it, so an existing file is
+        replaced whole or not at all.
+        """
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            self._model.save(str(tmp))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Autoencoder:
+        """Reads a model written by `save`.
+
+        Raises:
+            FileNotFoundError: if `path` does not exist.
+            udl.DataFormatError: if it is not a udl model, is truncated, or has another format.
+        """
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no model file at {path}")
+        native = _C.Autoencoder.load(str(path))
+        return cls(AutoencoderSpec._from_native(native.spec), _native=native)
+
+    def _images(self, images: ArrayLike) -> np.ndarray:
+        array = _as_numpy(images, "images")
+        channels, height, width = self.spec.input_shape
+        if array.ndim == 3 and channels == 1:
+            array = array[:, None, :, :]
+        if array.ndim != 4 or array.shape[1:] != (channels, height, width) or len(array) == 0:
+            raise ValueError(
+                f"the model takes N x {channels} x {height} x {width} images (N > 0), "
+                f"got shape {array.shape}"
+            )
+        if array.dtype == np.uint8:
+            return np.ascontiguousarray(array)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"images must be uint8 or floating point, got {array.dtype}")
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ValueError("float images must be finite and lie in [0, 1]")
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"Autoencoder({self.spec.describe()}, {self.parameter_count} parameters)"
+
+
+def load_model(path: str | os.PathLike[str]) -> Autoencoder:
+    """Loads a model saved by `Autoencoder.save` (see `Autoencoder.load`)."""
+    return Autoencoder.load(path)
+
+
+def _as_numpy(value: ArrayLike, what: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    raise TypeError(f"{what} must be a NumPy array or torch tensor, got {type(value).__name__}")
+
+
+def _call(method: Any, array: np.ndarray, original: ArrayLike) -> ArrayLike:
+    result = method(array)
+    if isinstance(original, torch.Tensor):
+        return torch.from_numpy(result).to(original.device)
+    return result

@@ -1,0 +1,239 @@
+"""Training entry points: thin wrappers that validate, convert, and call the native loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from udl import datasets
+from udl._native import _C
+from udl.models import Autoencoder, AutoencoderSpec
+
+__all__ = ["EpochRecord", "TrainResult", "train_autoencoder", "train_cae"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """The figures of one epoch, as the per-epoch callback and the history report them."""
+
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float
+    seconds: float
+    improved: bool  # a new best validation loss
+
+
+@dataclass
+class TrainResult:
+    """What training returns: the model (at its best epoch by default) and its figures."""
+
+    model: Autoencoder
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = float("nan")
+    stop_reason: str = "completed"
+    test_loss: float | None = None
+    test_mse: float | None = None
+
+    def history_table(self) -> str:
+        """The history as an aligned text table, one row per epoch."""
+        rows = ["epoch  train_loss    val_loss  seconds"]
+        for r in self.history:
+            mark = " *" if r.epoch == self.best_epoch else ""
+            rows.append(
+                f"{r.epoch:5d}  {r.train_loss:10.6f}  {r.val_loss:10.6f}  {r.seconds:7.2f}{mark}"
+            )
+        return "\n".join(rows)
+
+
+DataLike = Any  # datasets.Dataset | datasets.ImageSet | str | np.ndarray | torch.Tensor
+
+
+def train_cae(
+    data: DataLike,
+    *,
+    nf: int = 16,
+    latent_dim: int = 10,
+    **training: Any,
+) -> TrainResult:
+    """Trains the convolutional autoencoder of reports 000 and 002.
+
+    conv(C->nf, k3, s2, p1) -> conv(nf->2nf, k3, s2, p1) -> conv(2nf->4nf, k3, s2, p0) ->
+    linear(->64) -> linear(64->latent_dim), ReLU between; the decoder mirrors it with
+    transposed convolutions and ends in a sigmoid.
+
+    Args:
+        data: see `train_autoencoder`.
+        nf: channels of the first convolution (then 2nf, 4nf).
+        latent_dim: size of the code.
+        **training: the training parameters of `train_autoencoder`.
+
+    Returns:
+        A TrainResult (history, best epoch, test loss, trained model).
+    """
+    train_set, test_set = _resolve_data(data, training.pop("test", None))
+    spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
+    return train_autoencoder(spec, train_set, test=test_set, **training)
+
+
+def train_autoencoder(
+    spec: AutoencoderSpec,
+    data: DataLike,
+    *,
+    test: DataLike | None = None,
+    loss: str = "mse",
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    batch_size: int = 256,
+    epochs: int = 10,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    early_stopping: bool = True,
+    patience: int = 5,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    threads: int | None = None,
+    callback: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Trains an autoencoder of architecture `spec` in the native loop.
+
+    The training images are split (seeded) into training and validation parts; each epoch
+    reports its training and validation loss. Early stopping watches the validation loss
+    and, with `restore_best`, the model ends with its best epoch's weights. The GIL is
+    released while training; Ctrl-C stops it within a second as KeyboardInterrupt.
+
+    Args:
+        spec: the architecture.
+        data: a `udl.datasets.Dataset` (its train set trains, its test set tests), an
+            `ImageSet`, a dataset name for `udl.datasets.load`, or an image array.
+        test: images to report the test loss on (defaults to the Dataset's test set).
+        loss: "mse" or "bce" (on the sigmoid output).
+        optimizer: "adam" or "sgd" (with `momentum`).
+        lr: learning rate, > 0.
+        momentum: SGD momentum in [0, 1).
+        weight_decay: L2 penalty, >= 0.
+        batch_size: images per step, > 0.
+        epochs: maximum number of epochs, > 0.
+        seed: seeds the weights, the validation split and the shuffling; on CPU the same
+            seed gives the same history.
+        val_fraction: share of the training images held out for validation, in (0, 1).
+        early_stopping: stop after `patience` epochs without a validation improvement
+            larger than `min_delta`.
+        patience: epochs without improvement tolerated, >= 1.
+        min_delta: smallest decrease that counts as an improvement, >= 0.
+        restore_best: end with the weights of the best validation epoch.
+        threads: LibTorch threads for this run (default: the machine's cores).
+        callback: called after every epoch with its EpochRecord; an exception it raises
+            stops training and reaches the caller unchanged.
+
+    Returns:
+        A TrainResult.
+
+    Raises:
+        ValueError: for any parameter out of range, an unknown loss or optimizer, or images
+            that do not fit `spec`.
+        TypeError: for data of an unsupported type.
+    """
+    train_set, test_set = _resolve_data(data, test)
+    if tuple(train_set.image_shape) != tuple(spec.input_shape):
+        raise ValueError(
+            f"the architecture takes {spec.input_shape} images, the data has "
+            f"{train_set.image_shape}"
+        )
+    config = _C.TrainConfig()
+    config.loss = loss
+    config.optimizer = optimizer
+    config.learning_rate = _number(lr, "lr")
+    config.momentum = _number(momentum, "momentum")
+    config.weight_decay = _number(weight_decay, "weight_decay")
+    config.batch_size = _integer(batch_size, "batch_size")
+    config.epochs = _integer(epochs, "epochs")
+    config.seed = _integer(seed, "seed", minimum=0)
+    config.val_fraction = _number(val_fraction, "val_fraction")
+    config.early_stopping = bool(early_stopping)
+    config.patience = _integer(patience, "patience")
+    config.min_delta = _number(min_delta, "min_delta")
+    config.restore_best = bool(restore_best)
+    config.threads = 0 if threads is None else _integer(threads, "threads", minimum=1)
+    config.validate()
+
+    model = Autoencoder(spec, seed=seed)
+    on_epoch = None
+    if callback is not None:
+
+        def on_epoch(stats: Any) -> None:
+            callback(_record(stats))
+
+    native = _C.train_autoencoder(
+        model._model,
+        train_set.images,
+        None if test_set is None else test_set.images,
+        config,
+        on_epoch,
+    )
+    return TrainResult(
+        model=model,
+        history=[_record(s) for s in native.history],
+        best_epoch=native.best_epoch,
+        best_val_loss=native.best_val_loss,
+        stop_reason=native.stop_reason,
+        test_loss=native.test_loss,
+        test_mse=native.test_mse,
+    )
+
+
+def _record(stats: Any) -> EpochRecord:
+    return EpochRecord(
+        epoch=stats.epoch,
+        train_loss=stats.train_loss,
+        val_loss=stats.val_loss,
+        seconds=stats.seconds,
+        improved=stats.improved,
+    )
+
+
+def _resolve_data(
+    data: DataLike, test: DataLike | None
+) -> tuple[datasets.ImageSet, datasets.ImageSet | None]:
+    if isinstance(data, str):
+        data = datasets.load(data)
+    if isinstance(data, datasets.Dataset):
+        train_set, default_test = data.train, data.test
+    else:
+        train_set, default_test = _image_set(data, "data"), None
+    test_set = default_test if test is None else _image_set(test, "test")
+    if test_set is not None and test_set.image_shape != train_set.image_shape:
+        raise ValueError(
+            f"test images are {test_set.image_shape}, training images {train_set.image_shape}"
+        )
+    return train_set, test_set
+
+
+def _image_set(value: DataLike, what: str) -> datasets.ImageSet:
+    if isinstance(value, datasets.ImageSet):
+        return value
+    if isinstance(value, datasets.Dataset):
+        return value.test
+    try:
+        return datasets.from_numpy(value)
+    except TypeError as error:
+        raise TypeError(f"{what}: {error}") from None
+
+
+def _integer(value: Any, name: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
