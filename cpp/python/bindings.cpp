@@ -8,10 +8,10 @@
 #include <chrono>
 
 #include "udl/autoencoder.h"
-#include "udl_build_info.h"
 #include "udl/errors.h"
 #include "udl/idx.h"
 #include "udl/training.h"
+#include "udl_build_info.h"
 
 namespace py = pybind11;
 
@@ -61,7 +61,8 @@ py::array bytes_to_numpy(udl::IdxArray&& array, std::vector<int64_t> shape) {
 // Between batches: every 100 ms, take the GIL and let Python run its signal handlers, so
 // Ctrl-C becomes KeyboardInterrupt within a fraction of a second.
 std::function<void()> make_interrupt_poll() {
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  auto last =
+      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
   return [last]() {
     const auto now = std::chrono::steady_clock::now();
     if (now - *last < std::chrono::milliseconds(100)) return;
@@ -123,8 +124,10 @@ PYBIND11_MODULE(_C, m) {
         const auto& d = pair.images.dims;
         const std::vector<int64_t> image_shape{d[0], 1, d[1], d[2]};
         const int64_t n = pair.labels.dims[0];
-        const auto labels = torch::from_blob(pair.labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
-        return py::make_tuple(bytes_to_numpy(std::move(pair.images), image_shape), as_numpy(labels));
+        const auto labels =
+            torch::from_blob(pair.labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
+        return py::make_tuple(bytes_to_numpy(std::move(pair.images), image_shape),
+                              as_numpy(labels));
       },
       py::arg("images_path"), py::arg("labels_path"), py::arg("num_classes"));
   m.def(
@@ -149,22 +152,24 @@ PYBIND11_MODULE(_C, m) {
       .def(py::init([](int64_t channels, int64_t kernel, int64_t stride, int64_t padding) {
              return udl::ConvLayerSpec{channels, kernel, stride, padding};
            }),
-           py::arg("channels"), py::arg("kernel") = 3, py::arg("stride") = 1, py::arg("padding") = 0)
+           py::arg("channels"), py::arg("kernel") = 3, py::arg("stride") = 1,
+           py::arg("padding") = 0)
       .def_readonly("channels", &udl::ConvLayerSpec::channels)
       .def_readonly("kernel", &udl::ConvLayerSpec::kernel)
       .def_readonly("stride", &udl::ConvLayerSpec::stride)
       .def_readonly("padding", &udl::ConvLayerSpec::padding);
 
   py::class_<udl::AutoencoderSpec>(m, "AutoencoderSpec")
-      .def(py::init([](std::vector<int64_t> input_shape, std::vector<udl::ConvLayerSpec> conv_layers,
-                       std::vector<int64_t> hidden_widths, int64_t latent_dim) {
-             udl::AutoencoderSpec spec{std::move(input_shape), std::move(conv_layers),
-                                       std::move(hidden_widths), latent_dim};
-             udl::validate_architecture(spec);
-             return spec;
-           }),
-           py::arg("input_shape"), py::arg("conv_layers"), py::arg("hidden_widths"),
-           py::arg("latent_dim"))
+      .def(
+          py::init([](std::vector<int64_t> input_shape, std::vector<udl::ConvLayerSpec> conv_layers,
+                      std::vector<int64_t> hidden_widths, int64_t latent_dim) {
+            udl::AutoencoderSpec spec{std::move(input_shape), std::move(conv_layers),
+                                      std::move(hidden_widths), latent_dim};
+            udl::validate_architecture(spec);
+            return spec;
+          }),
+          py::arg("input_shape"), py::arg("conv_layers"), py::arg("hidden_widths"),
+          py::arg("latent_dim"))
       .def_static("conv_autoencoder", &udl::conv_autoencoder_spec, py::arg("nf"),
                   py::arg("latent_dim"), py::arg("input_shape") = std::vector<int64_t>{1, 28, 28})
       .def_readonly("input_shape", &udl::AutoencoderSpec::input_shape)
@@ -188,14 +193,16 @@ PYBIND11_MODULE(_C, m) {
       .def("encode",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& images) {
              udl::Autoencoder model(self);
-             return infer(model, images, "images",
-                          [](udl::Autoencoder& m, const torch::Tensor& x) { return udl::encode_images(m, x); });
+             return infer(model, images, "images", [](udl::Autoencoder& m, const torch::Tensor& x) {
+               return udl::encode_images(m, x);
+             });
            })
       .def("decode",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& codes) {
              udl::Autoencoder model(self);
-             return infer(model, codes, "codes",
-                          [](udl::Autoencoder& m, const torch::Tensor& z) { return udl::decode_codes(m, z); });
+             return infer(model, codes, "codes", [](udl::Autoencoder& m, const torch::Tensor& z) {
+               return udl::decode_codes(m, z);
+             });
            })
       .def("reconstruct",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& images) {
@@ -218,12 +225,17 @@ PYBIND11_MODULE(_C, m) {
   py::class_<udl::TrainConfig>(m, "TrainConfig")
       .def(py::init<>())
       .def_property(
-          "loss", [](const udl::TrainConfig& c) { return c.loss == udl::LossKind::kBce ? "bce" : "mse"; },
+          "loss",
+          [](const udl::TrainConfig& c) { return c.loss == udl::LossKind::kBce ? "bce" : "mse"; },
           [](udl::TrainConfig& c, const std::string& name) { c.loss = udl::parse_loss(name); })
       .def_property(
           "optimizer",
-          [](const udl::TrainConfig& c) { return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam"; },
-          [](udl::TrainConfig& c, const std::string& name) { c.optimizer = udl::parse_optimizer(name); })
+          [](const udl::TrainConfig& c) {
+            return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam";
+          },
+          [](udl::TrainConfig& c, const std::string& name) {
+            c.optimizer = udl::parse_optimizer(name);
+          })
       .def_readwrite("learning_rate", &udl::TrainConfig::learning_rate)
       .def_readwrite("momentum", &udl::TrainConfig::momentum)
       .def_readwrite("weight_decay", &udl::TrainConfig::weight_decay)
@@ -253,8 +265,9 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("seconds", &udl::EpochStats::seconds)
       .def_readonly("improved", &udl::EpochStats::improved)
       .def("__repr__", [](const udl::EpochStats& s) {
-        return "EpochStats(epoch=" + std::to_string(s.epoch) + ", train_loss=" +
-               std::to_string(s.train_loss) + ", val_loss=" + std::to_string(s.val_loss) +
+        return "EpochStats(epoch=" + std::to_string(s.epoch) +
+               ", train_loss=" + std::to_string(s.train_loss) +
+               ", val_loss=" + std::to_string(s.val_loss) +
                ", seconds=" + std::to_string(s.seconds) + ")";
       });
 
@@ -268,6 +281,7 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("train_autoencoder", &train, py::arg("model"), py::arg("images"), py::arg("test_images"),
         py::arg("config"), py::arg("on_epoch") = py::none());
-  m.def("set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
+  m.def(
+      "set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
   m.def("get_num_threads", []() { return at::get_num_threads(); });
 }

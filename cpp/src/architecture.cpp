@@ -99,7 +99,8 @@ std::string describe(const AutoencoderSpec& spec) {
   for (size_t i = 0; i < spec.conv_layers.size(); ++i) {
     const ConvLayerSpec& l = spec.conv_layers[i];
     text += " -conv k" + std::to_string(l.kernel) + "s" + std::to_string(l.stride) + "p" +
-            std::to_string(l.padding) + "-> " + size(l.channels, shapes.heights[i + 1], shapes.widths[i + 1]);
+            std::to_string(l.padding) + "-> " +
+            size(l.channels, shapes.heights[i + 1], shapes.widths[i + 1]);
   }
   text += " -> " + std::to_string(shapes.flat_features);
   for (int64_t width : spec.hidden_widths) text += " -> " + std::to_string(width);

@@ -96,11 +96,12 @@ AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed) : spec_(st
   for (size_t i = n_conv; i-- > 0;) {
     const ConvLayerSpec& layer = spec_.conv_layers[i];
     const int64_t out_channels = i ? spec_.conv_layers[i - 1].channels : spec_.input_shape[0];
-    decoder_->push_back(nn::ConvTranspose2d(
-        nn::ConvTranspose2dOptions(layer.channels, out_channels, layer.kernel)
-            .stride(layer.stride)
-            .padding(layer.padding)
-            .output_padding(std::vector<int64_t>{shapes.output_padding_h[i], shapes.output_padding_w[i]})));
+    decoder_->push_back(
+        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(layer.channels, out_channels, layer.kernel)
+                                .stride(layer.stride)
+                                .padding(layer.padding)
+                                .output_padding(std::vector<int64_t>{shapes.output_padding_h[i],
+                                                                     shapes.output_padding_w[i]})));
     if (i > 0) decoder_->push_back(nn::ReLU());
   }
   register_module("encoder", encoder_);
@@ -110,7 +111,9 @@ AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed) : spec_(st
   init_like_pytorch(*this, generator);
 }
 
-torch::Tensor AutoencoderImpl::encode(const torch::Tensor& images) { return encoder_->forward(images); }
+torch::Tensor AutoencoderImpl::encode(const torch::Tensor& images) {
+  return encoder_->forward(images);
+}
 
 torch::Tensor AutoencoderImpl::decode_logits(const torch::Tensor& codes) {
   return decoder_->forward(codes);
@@ -121,7 +124,8 @@ void check_input_shape(const AutoencoderSpec& spec, const torch::Tensor& images)
   if (images.dim() != 4 || images.size(1) != s[0] || images.size(2) != s[1] ||
       images.size(3) != s[2]) {
     std::string got;
-    for (int64_t i = 0; i < images.dim(); ++i) got += (i ? "x" : "") + std::to_string(images.size(i));
+    for (int64_t i = 0; i < images.dim(); ++i)
+      got += (i ? "x" : "") + std::to_string(images.size(i));
     throw InvalidArgument("the model takes N x " + std::to_string(s[0]) + " x " +
                           std::to_string(s[1]) + " x " + std::to_string(s[2]) +
                           " images, got shape " + got);
@@ -156,7 +160,8 @@ void check_images(const AutoencoderSpec& spec, const torch::Tensor& images) {
 
 torch::Tensor encode_images(Autoencoder& model, const torch::Tensor& images, int64_t batch_size) {
   check_images(model->spec(), images);
-  return in_batches(model, images, batch_size, [&](const torch::Tensor& x) { return model->encode(x); });
+  return in_batches(model, images, batch_size,
+                    [&](const torch::Tensor& x) { return model->encode(x); });
 }
 
 torch::Tensor decode_codes(Autoencoder& model, const torch::Tensor& codes, int64_t batch_size) {
@@ -165,7 +170,8 @@ torch::Tensor decode_codes(Autoencoder& model, const torch::Tensor& codes, int64
     throw InvalidArgument("codes must be N x " + std::to_string(latent) + " with N > 0");
   }
   if (codes.scalar_type() != torch::kFloat32) throw InvalidArgument("codes must be float32");
-  return in_batches(model, codes, batch_size, [&](const torch::Tensor& z) { return model->decode(z); });
+  return in_batches(model, codes, batch_size,
+                    [&](const torch::Tensor& z) { return model->decode(z); });
 }
 
 torch::Tensor reconstruct_images(Autoencoder& model, const torch::Tensor& images,

@@ -28,7 +28,8 @@ bool is_gzip(const std::vector<uint8_t>& bytes) {
 
 IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& source) {
   if (bytes.size() < 4) {
-    fail(source, "only " + std::to_string(bytes.size()) + " bytes, too short for the 4-byte magic number");
+    fail(source,
+         "only " + std::to_string(bytes.size()) + " bytes, too short for the 4-byte magic number");
   }
   if (bytes[0] != 0 || bytes[1] != 0) {
     fail(source, "bad magic number (the first two bytes must be zero); not an IDX file");
@@ -95,7 +96,8 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
     if (status == Z_BUF_ERROR && produced > 0) continue;
     inflateEnd(&stream);
     if (status == Z_BUF_ERROR) fail(source, "truncated gzip stream");
-    fail(source, std::string("corrupt gzip data (") + (stream.msg ? stream.msg : "zlib error") + ")");
+    fail(source,
+         std::string("corrupt gzip data (") + (stream.msg ? stream.msg : "zlib error") + ")");
   }
   inflateEnd(&stream);
   return out;
@@ -104,7 +106,8 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
 IdxArray read_idx_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw InvalidArgument("cannot open IDX file " + path);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)),
+                             std::istreambuf_iterator<char>());
   if (is_gzip(bytes)) bytes = gunzip(bytes, path);
   return parse_idx(bytes, path);
 }

@@ -20,10 +20,10 @@ torch::Tensor reconstruction_loss(const torch::Tensor& logits, const torch::Tens
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(Autoencoder& model,
                                                         const TrainConfig& config) {
   if (config.optimizer == OptimizerKind::kSgd) {
-    return std::make_unique<torch::optim::SGD>(
-        model->parameters(), torch::optim::SGDOptions(config.learning_rate)
-                                 .momentum(config.momentum)
-                                 .weight_decay(config.weight_decay));
+    return std::make_unique<torch::optim::SGD>(model->parameters(),
+                                               torch::optim::SGDOptions(config.learning_rate)
+                                                   .momentum(config.momentum)
+                                                   .weight_decay(config.weight_decay));
   }
   return std::make_unique<torch::optim::Adam>(
       model->parameters(),
@@ -88,7 +88,8 @@ void validate(const TrainConfig& config) {
           "momentum must be in [0, 1), got " + std::to_string(config.momentum));
   require(std::isfinite(config.weight_decay) && config.weight_decay >= 0,
           "weight decay must be >= 0, got " + std::to_string(config.weight_decay));
-  require(config.batch_size > 0, "batch size must be > 0, got " + std::to_string(config.batch_size));
+  require(config.batch_size > 0,
+          "batch size must be > 0, got " + std::to_string(config.batch_size));
   require(config.epochs > 0, "epochs must be > 0, got " + std::to_string(config.epochs));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
   EarlyStopping{config.early_stopping};  // validates patience and min_delta

@@ -20,6 +20,6 @@ if torch.__version__ != BUILT_WITH_TORCH:
         f"source folder."
     )
 
-from udl import _C  # noqa: E402
+from udl import _C
 
 __all__ = ["BUILT_WITH_TORCH", "_C"]

@@ -24,17 +24,19 @@ def _parser() -> argparse.ArgumentParser:
         help="the convolutional autoencoder of reports 000/002",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    cae.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"])
+    cae.add_argument(
+        "--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"], help="dataset"
+    )
     cae.add_argument("--data-dir", help="folder holding the IDX files (else UDL_DATA_DIR, cache)")
     cae.add_argument("--nf", type=int, default=16, help="channels of the first convolution")
-    cae.add_argument("--latent-dim", type=int, default=10)
-    cae.add_argument("--loss", default="mse", choices=["mse", "bce"])
-    cae.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    cae.add_argument("--latent-dim", type=int, default=10, help="size of the latent code")
+    cae.add_argument("--loss", default="mse", choices=["mse", "bce"], help="training loss")
+    cae.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimizer")
     cae.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    cae.add_argument("--weight-decay", type=float, default=0.0)
-    cae.add_argument("--batch-size", type=int, default=256)
-    cae.add_argument("--epochs", type=int, default=10)
-    cae.add_argument("--seed", type=int, default=0)
+    cae.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty")
+    cae.add_argument("--batch-size", type=int, default=256, help="images per step")
+    cae.add_argument("--epochs", type=int, default=10, help="maximum number of epochs")
+    cae.add_argument("--seed", type=int, default=0, help="seeds weights, split and shuffling")
     cae.add_argument("--patience", type=int, default=5, help="early-stopping patience")
     cae.add_argument("--threads", type=int, default=None, help="default: all cores")
     cae.add_argument("--save", type=Path, help="write the trained model to this file")
@@ -46,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import udl  # after parsing, so that --help answers without loading torch
 
+    if args.save is not None and not args.save.parent.is_dir():
+        # Checked before training, so that a typo does not cost a whole run.
+        print(f"udl: error: --save: no folder {args.save.parent}", file=sys.stderr)
+        return 2
     try:
         data = udl.datasets.load(args.dataset, args.data_dir)
         print(f"{args.dataset}: {len(data.train)} training, {len(data.test)} test images")

@@ -124,8 +124,13 @@ class Autoencoder:
 
         The file is written beside `path` and renamed over it, so an existing file is
         replaced whole or not at all.
+
+        Raises:
+            FileNotFoundError: if the folder of `path` does not exist.
         """
         path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot save the model to {path}: no folder {path.parent}")
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         try:
             self._model.save(str(tmp))

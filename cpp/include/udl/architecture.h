@@ -20,7 +20,8 @@ struct ConvLayerSpec {
 struct AutoencoderSpec {
   std::vector<int64_t> input_shape{1, 28, 28};  // C, H, W
   std::vector<ConvLayerSpec> conv_layers;
-  std::vector<int64_t> hidden_widths;  // linear layers between the flattened conv output and the latent
+  std::vector<int64_t>
+      hidden_widths;  // linear layers between the flattened conv output and the latent
   int64_t latent_dim = 10;
 };
 

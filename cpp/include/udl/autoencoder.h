@@ -41,8 +41,10 @@ void check_input_shape(const AutoencoderSpec& spec, const torch::Tensor& images)
 
 // Inference in batches of `batch_size` with gradients off and the model in eval mode.
 // Images may be uint8 (0..255) or float32 in [0,1]; shapes are checked (InvalidArgument).
-torch::Tensor encode_images(Autoencoder& model, const torch::Tensor& images, int64_t batch_size = 1024);
-torch::Tensor decode_codes(Autoencoder& model, const torch::Tensor& codes, int64_t batch_size = 1024);
+torch::Tensor encode_images(Autoencoder& model, const torch::Tensor& images,
+                            int64_t batch_size = 1024);
+torch::Tensor decode_codes(Autoencoder& model, const torch::Tensor& codes,
+                           int64_t batch_size = 1024);
 torch::Tensor reconstruct_images(Autoencoder& model, const torch::Tensor& images,
                                  int64_t batch_size = 1024);
 

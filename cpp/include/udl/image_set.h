@@ -41,6 +41,7 @@ struct TrainValidationSplit {
   ImageSet train;
   ImageSet validation;
 };
-TrainValidationSplit split_train_validation(const ImageSet& set, double val_fraction, uint64_t seed);
+TrainValidationSplit split_train_validation(const ImageSet& set, double val_fraction,
+                                            uint64_t seed);
 
 }  // namespace udl

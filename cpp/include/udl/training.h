@@ -55,7 +55,7 @@ struct TrainResult {
   std::vector<EpochStats> history;
   int64_t best_epoch = 0;  // 1-based; the weights the model holds when restore_best is on
   double best_val_loss = 0.0;
-  std::string stop_reason;  // "completed", "early stopping", or "diverged at epoch E"
+  std::string stop_reason;          // "completed", "early stopping", or "diverged at epoch E"
   std::optional<double> test_loss;  // in the training loss
   std::optional<double> test_mse;
 };

@@ -1,0 +1,169 @@
+#include <gtest/gtest.h>
+
+#include "udl/errors.h"
+#include "udl/training.h"
+
+namespace {
+
+// Blobs of varying position and brightness: structured enough to be learnable.
+udl::ImageSet blob_images(int64_t n, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const torch::Tensor grid = torch::arange(28, torch::kFloat32);
+  const torch::Tensor centres = torch::rand({n, 2}, generator) * 20 + 4;
+  const torch::Tensor dy =
+      (grid.view({1, 28, 1}) - centres.index({torch::indexing::Slice(), 0}).view({n, 1, 1}));
+  const torch::Tensor dx =
+      (grid.view({1, 1, 28}) - centres.index({torch::indexing::Slice(), 1}).view({n, 1, 1}));
+  const torch::Tensor images = torch::exp(-(dy * dy + dx * dx) / 18.0);
+  return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
+}
+
+udl::TrainConfig small_config(int64_t epochs) {
+  udl::TrainConfig config;
+  config.epochs = epochs;
+  config.batch_size = 32;
+  config.learning_rate = 3e-3;
+  config.threads = 1;
+  return config;
+}
+
+TEST(Training, LossFallsAndHistoryIsComplete) {
+  const udl::ImageSet data = blob_images(320, 1);
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, &data, small_config(4));
+  ASSERT_EQ(result.history.size(), 4u);
+  EXPECT_LT(result.history.back().train_loss, result.history.front().train_loss);
+  EXPECT_EQ(result.stop_reason, "completed");
+  for (size_t i = 0; i < result.history.size(); ++i)
+    EXPECT_EQ(result.history[i].epoch, int64_t(i + 1));
+  ASSERT_TRUE(result.test_loss.has_value());
+  EXPECT_DOUBLE_EQ(*result.test_loss, *result.test_mse);
+}
+
+TEST(Training, SameSeedSameHistory) {
+  const udl::ImageSet data = blob_images(200, 2);
+  auto run = [&](uint64_t seed) {
+    udl::TrainConfig config = small_config(2);
+    config.seed = seed;
+    udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), seed);
+    return udl::train_autoencoder(model, data, nullptr, config).history;
+  };
+  const auto a = run(3);
+  const auto b = run(3);
+  const auto c = run(4);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].train_loss, b[i].train_loss);
+    EXPECT_EQ(a[i].val_loss, b[i].val_loss);
+  }
+  EXPECT_NE(a[0].train_loss, c[0].train_loss);
+}
+
+TEST(Training, RestoresTheBestEpochsWeights) {
+  const udl::ImageSet data = blob_images(200, 3);
+  udl::TrainConfig config = small_config(4);
+  config.learning_rate = 0.05;  // large enough for the validation loss to wander
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, nullptr, config);
+  double best = INFINITY;
+  int64_t best_epoch = 0;
+  for (const auto& stats : result.history) {
+    if (stats.val_loss < best) best = stats.val_loss, best_epoch = stats.epoch;
+  }
+  EXPECT_EQ(result.best_epoch, best_epoch);
+  // The check below proves restoring only if the last epoch was not the best.
+  EXPECT_LT(result.best_epoch, static_cast<int64_t>(result.history.size()));
+  EXPECT_DOUBLE_EQ(result.best_val_loss, best);
+  const auto split = udl::split_train_validation(data, config.val_fraction, config.seed);
+  EXPECT_NEAR(udl::evaluate_loss(model, split.validation, udl::LossKind::kMse, 32), best, 1e-7);
+}
+
+TEST(Training, EarlyStoppingEndsTheRun) {
+  const udl::ImageSet data = blob_images(200, 4);
+  udl::TrainConfig config = small_config(20);
+  config.early_stopping.patience = 1;
+  config.early_stopping.min_delta = 1.0;  // no epoch after the first can improve by this much
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, nullptr, config);
+  EXPECT_EQ(result.history.size(), 2u);
+  EXPECT_EQ(result.stop_reason, "early stopping");
+  EXPECT_EQ(result.best_epoch, 1);
+}
+
+TEST(Training, DivergenceStopsWithAReason) {
+  const udl::ImageSet data = blob_images(200, 5);
+  udl::TrainConfig config = small_config(5);
+  config.optimizer = udl::OptimizerKind::kSgd;
+  config.learning_rate = 1e30;
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, nullptr, config);
+  EXPECT_EQ(result.stop_reason.rfind("diverged at epoch", 0), 0u) << result.stop_reason;
+  EXPECT_LT(result.history.size(), 5u);
+}
+
+TEST(Training, BceTrainsAndReportsMseToo) {
+  const udl::ImageSet data = blob_images(200, 6);
+  udl::TrainConfig config = small_config(2);
+  config.loss = udl::LossKind::kBce;
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, &data, config);
+  EXPECT_GT(*result.test_loss, *result.test_mse);  // BCE of images in (0,1) exceeds their MSE
+}
+
+TEST(Training, HooksRunAndTheirExceptionsPropagate) {
+  const udl::ImageSet data = blob_images(200, 7);
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  std::vector<int64_t> epochs;
+  int polls = 0;
+  udl::TrainHooks hooks;
+  hooks.on_epoch = [&](const udl::EpochStats& stats) {
+    epochs.push_back(stats.epoch);
+    if (stats.epoch == 2) throw std::runtime_error("stop here");
+  };
+  hooks.poll_interrupt = [&] { ++polls; };
+  EXPECT_THROW(udl::train_autoencoder(model, data, nullptr, small_config(5), hooks),
+               std::runtime_error);
+  EXPECT_EQ(epochs, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(polls, 2 * 5);  // 160 training images in batches of 32, per epoch
+
+  hooks.on_epoch = nullptr;
+  hooks.poll_interrupt = [] { throw std::runtime_error("interrupted"); };
+  EXPECT_THROW(udl::train_autoencoder(model, data, nullptr, small_config(5), hooks),
+               std::runtime_error);
+}
+
+TEST(Training, RejectsBadConfigAndShapes) {
+  const udl::ImageSet data = blob_images(50, 8);
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  auto expect_invalid = [&](const std::function<void(udl::TrainConfig&)>& change) {
+    udl::TrainConfig config = small_config(1);
+    change(config);
+    EXPECT_THROW(udl::train_autoencoder(model, data, nullptr, config), udl::InvalidArgument);
+  };
+  expect_invalid([](auto& c) { c.learning_rate = 0; });
+  expect_invalid([](auto& c) { c.learning_rate = NAN; });
+  expect_invalid([](auto& c) { c.batch_size = 0; });
+  expect_invalid([](auto& c) { c.epochs = 0; });
+  expect_invalid([](auto& c) { c.weight_decay = -1; });
+  expect_invalid([](auto& c) { c.momentum = 1; });
+  expect_invalid([](auto& c) { c.val_fraction = 0; });
+  expect_invalid([](auto& c) { c.early_stopping.patience = 0; });
+  expect_invalid([](auto& c) { c.threads = -1; });
+  EXPECT_THROW(udl::parse_loss("l1"), udl::InvalidArgument);
+  EXPECT_THROW(udl::parse_optimizer("rmsprop"), udl::InvalidArgument);
+
+  const udl::ImageSet wrong(torch::zeros({10, 1, 32, 32}, torch::kUInt8));
+  EXPECT_THROW(udl::train_autoencoder(model, wrong, nullptr, small_config(1)),
+               udl::InvalidArgument);
+}
+
+TEST(Training, RestoresTheThreadCount) {
+  const int before = at::get_num_threads();
+  const udl::ImageSet data = blob_images(50, 9);
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  udl::TrainConfig config = small_config(1);
+  config.threads = before == 1 ? 2 : 1;
+  udl::train_autoencoder(model, data, nullptr, config);
+  EXPECT_EQ(at::get_num_threads(), before);
+}
+
+}  // namespace
