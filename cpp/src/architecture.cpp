@@ -14,12 +14,11 @@ int64_t conv_output_size(int64_t input, const ConvLayerSpec& layer) {
   return (input + 2 * layer.padding - layer.kernel) / layer.stride + 1;
 }
 
-// The output padding that brings the transposed convolution of `output` back to `input`,
-// or -1 if none in [0, stride) does.
+// The output padding that brings the transposed convolution of `output` back to `input`.
+// With output = (input + 2p - k) / stride + 1 (floored), the transposed convolution yields
+// input - r, r = (input + 2p - k) mod stride, so the padding r always exists and is < stride.
 int64_t mirror_output_padding(int64_t input, int64_t output, const ConvLayerSpec& layer) {
-  const int64_t without = (output - 1) * layer.stride - 2 * layer.padding + layer.kernel;
-  const int64_t padding = input - without;
-  return (padding >= 0 && padding < layer.stride) ? padding : -1;
+  return input - ((output - 1) * layer.stride - 2 * layer.padding + layer.kernel);
 }
 
 }  // namespace
@@ -73,13 +72,6 @@ ArchitectureShapes validate_architecture(const AutoencoderSpec& spec) {
     }
     const int64_t pad_h = mirror_output_padding(h_in, h_out, layer);
     const int64_t pad_w = mirror_output_padding(w_in, w_out, layer);
-    if (pad_h < 0 || pad_w < 0) {
-      throw InvalidArchitecture(name + " maps " + std::to_string(h_in) + "x" +
-                                std::to_string(w_in) + " to " + std::to_string(h_out) + "x" +
-                                std::to_string(w_out) +
-                                ": no output padding below the stride lets the decoder return to " +
-                                std::to_string(h_in) + "x" + std::to_string(w_in));
-    }
     shapes.heights.push_back(h_out);
     shapes.widths.push_back(w_out);
     shapes.output_padding_h.push_back(pad_h);

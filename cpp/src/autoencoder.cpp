@@ -197,7 +197,8 @@ Autoencoder load_autoencoder(const std::string& path) {
   try {
     archive.load_from(path);
   } catch (const c10::Error&) {
-    throw DataFormatError(path + " is not a udl model file (unreadable or truncated archive)");
+    throw DataFormatError(
+        path + " is not a udl model file, or is truncated (it cannot be read as an archive)");
   }
   torch::Tensor version;
   c10::IValue kind;

@@ -83,14 +83,16 @@ void validate(const TrainConfig& config) {
     if (!ok) throw InvalidArgument(message);
   };
   require(std::isfinite(config.learning_rate) && config.learning_rate > 0,
-          "learning rate must be > 0, got " + std::to_string(config.learning_rate));
+          "lr (learning rate) must be > 0, got " + std::to_string(config.learning_rate));
   require(std::isfinite(config.momentum) && config.momentum >= 0 && config.momentum < 1,
           "momentum must be in [0, 1), got " + std::to_string(config.momentum));
   require(std::isfinite(config.weight_decay) && config.weight_decay >= 0,
-          "weight decay must be >= 0, got " + std::to_string(config.weight_decay));
+          "weight_decay must be >= 0, got " + std::to_string(config.weight_decay));
   require(config.batch_size > 0,
-          "batch size must be > 0, got " + std::to_string(config.batch_size));
+          "batch_size must be > 0, got " + std::to_string(config.batch_size));
   require(config.epochs > 0, "epochs must be > 0, got " + std::to_string(config.epochs));
+  require(config.val_fraction > 0 && config.val_fraction < 1,
+          "val_fraction must be in (0, 1), got " + std::to_string(config.val_fraction));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
   EarlyStopping{config.early_stopping};  // validates patience and min_delta
 }

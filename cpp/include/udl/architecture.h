@@ -41,7 +41,7 @@ AutoencoderSpec conv_autoencoder_spec(int64_t nf, int64_t latent_dim,
 
 // Checks every size and computes the shapes. Throws InvalidArgument for a non-positive
 // size or channel count and InvalidArchitecture, naming the layer and its sizes, when a
-// spatial size reaches zero or a transposed convolution cannot return to its input's size.
+// spatial size reaches zero.
 ArchitectureShapes validate_architecture(const AutoencoderSpec& spec);
 
 // A one-line human description, e.g. "1x28x28 -conv16k3s2p1-> 16x14x14 ... -> latent 10".

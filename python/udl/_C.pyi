@@ -1,0 +1,111 @@
+"""Type stub of udl._C, the pybind11 layer over udl_core (see cpp/python/bindings.cpp)."""
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+__torch_version__: str
+MODEL_FORMAT_VERSION: int
+
+class InvalidArchitecture(ValueError): ...
+class DataFormatError(ValueError): ...
+class InvalidArgument(ValueError): ...
+
+def read_idx_images_and_labels(
+    images_path: str, labels_path: str, num_classes: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]: ...
+def read_idx(path: str) -> npt.NDArray[np.uint8]: ...
+def validate_images(images: np.ndarray, labels: np.ndarray | None = None) -> None: ...
+
+class ConvLayerSpec:
+    def __init__(
+        self, channels: int, kernel: int = 3, stride: int = 1, padding: int = 0
+    ) -> None: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def kernel(self) -> int: ...
+    @property
+    def stride(self) -> int: ...
+    @property
+    def padding(self) -> int: ...
+
+class AutoencoderSpec:
+    def __init__(
+        self,
+        input_shape: list[int],
+        conv_layers: list[ConvLayerSpec],
+        hidden_widths: list[int],
+        latent_dim: int,
+    ) -> None: ...
+    @staticmethod
+    def conv_autoencoder(
+        nf: int,
+        latent_dim: int,
+        input_shape: list[int] = [1, 28, 28],
+    ) -> AutoencoderSpec: ...
+    @property
+    def input_shape(self) -> list[int]: ...
+    @property
+    def conv_layers(self) -> list[ConvLayerSpec]: ...
+    @property
+    def hidden_widths(self) -> list[int]: ...
+    @property
+    def latent_dim(self) -> int: ...
+
+class Autoencoder:
+    def __init__(self, spec: AutoencoderSpec, seed: int = 0) -> None: ...
+    @property
+    def spec(self) -> AutoencoderSpec: ...
+    @property
+    def parameter_count(self) -> int: ...
+    def encode(self, images: np.ndarray) -> npt.NDArray[np.float32]: ...
+    def decode(self, codes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def reconstruct(self, images: np.ndarray) -> npt.NDArray[np.float32]: ...
+    def save(self, path: str) -> None: ...
+    @staticmethod
+    def load(path: str) -> Autoencoder: ...
+
+class TrainConfig:
+    loss: str
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    epochs: int
+    seed: int
+    val_fraction: float
+    threads: int
+    early_stopping: bool
+    patience: int
+    min_delta: float
+    restore_best: bool
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
+class EpochStats:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    seconds: float
+    improved: bool
+
+class TrainResult:
+    history: list[EpochStats]
+    best_epoch: int
+    best_val_loss: float
+    stop_reason: str
+    test_loss: float | None
+    test_mse: float | None
+
+def train_autoencoder(
+    model: Autoencoder,
+    images: np.ndarray,
+    test_images: np.ndarray | None,
+    config: TrainConfig,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> TrainResult: ...
+def set_num_threads(threads: int) -> None: ...
+def get_num_threads() -> int: ...

@@ -1,0 +1,142 @@
+"""udl.cli: the `udl train cae` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import udl
+from udl import cli
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "udl", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_help_lists_the_options() -> None:
+    result = _run("train", "cae", "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--latent-dim", "--nf", "--epochs", "--data-dir", "--save", "--loss"):
+        assert option in result.stdout
+    # Every option shows its default.
+    help_of = " ".join(result.stdout.split())
+    assert "--latent-dim LATENT_DIM size of the latent code (default: 10)" in help_of
+    assert "--epochs EPOCHS maximum number of epochs (default: 10)" in help_of
+    assert "--batch-size BATCH_SIZE images per step (default: 256)" in help_of
+
+
+def test_zero_epochs_exits_2_with_an_error(data_dir: Path) -> None:
+    result = _run("train", "cae", "--epochs", "0", "--data-dir", str(data_dir))
+    assert result.returncode == 2
+    assert "udl: error: epochs must be > 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2
+    assert "usage: udl" in capsys.readouterr().err
+
+
+def test_unknown_dataset_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "cae", "--dataset", "cifar10"])
+    assert info.value.code == 2
+    assert "invalid choice: 'cifar10'" in capsys.readouterr().err
+
+
+def test_missing_data_exits_2(
+    tmp_path: Path,
+    isolated_cache: Path,
+    unreachable_sources: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli.main(["train", "cae", "--data-dir", str(tmp_path), "--epochs", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("udl: error: no fashion-mnist files found")
+    assert str(tmp_path) in err
+
+
+@pytest.fixture
+def small_fashion(
+    fashion: udl.datasets.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, object]]:
+    """udl.datasets.load answers with 600 training and 200 test images of the real data."""
+    calls: list[tuple[str, object]] = []
+    small = udl.datasets.Dataset(
+        name="fashion-mnist",
+        train=udl.datasets.from_numpy(fashion.train.images[:600], fashion.train.labels[:600]),
+        test=udl.datasets.from_numpy(fashion.test.images[:200], fashion.test.labels[:200]),
+        class_names=fashion.class_names,
+    )
+
+    def fake_load(name: str, data_dir: object = None, **_: object) -> udl.datasets.Dataset:
+        calls.append((name, data_dir))
+        return small
+
+    monkeypatch.setattr(udl.datasets, "load", fake_load)
+    return calls
+
+
+def test_train_cae_one_epoch(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model_path = tmp_path / "cae.udl"
+    code = cli.main(
+        [
+            "train", "cae", "--epochs", "1", "--threads", "2", "--batch-size", "128",
+            "--nf", "8", "--latent-dim", "4", "--data-dir", str(tmp_path),
+            "--save", str(model_path),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert small_fashion == [("fashion-mnist", str(tmp_path))]
+    assert "fashion-mnist: 600 training, 200 test images" in out
+    assert "epoch   1  train " in out
+    assert "stopped: completed; best epoch 1" in out
+    assert "test mse" in out
+    mse = float(out.split("test mse:")[1].split()[0])
+    assert 0 < mse < 0.25
+    assert f"model saved to {model_path}" in out
+    model = udl.load_model(model_path)
+    assert model.spec == udl.AutoencoderSpec.conv_autoencoder(8, 4)
+    assert model.encode(np.zeros((2, 1, 28, 28), np.uint8)).shape == (2, 4)
+
+
+def test_train_cae_bce_prints_both_losses(
+    small_fashion: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["train", "cae", "--epochs", "1", "--threads", "2", "--loss", "bce", "--nf", "4"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert small_fashion == [("fashion-mnist", None)]
+    assert "test bce:" in out and "test mse:" in out
+
+
+def test_bad_value_after_loading_exits_2(
+    small_fashion: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["train", "cae", "--lr", "-1", "--threads", "2"])
+    assert code == 2
+    assert "udl: error: lr (learning rate) must be > 0" in capsys.readouterr().err
+
+
+def test_save_into_a_missing_folder_fails_before_training(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "cae.udl"
+    code = cli.main(["train", "cae", "--epochs", "1", "--threads", "2", "--save", str(target)])
+    assert code == 2
+    assert f"udl: error: --save: no folder {target.parent}" in capsys.readouterr().err
+    assert small_fashion == []  # nothing was loaded, nothing trained
