@@ -86,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(result.history_table())
     print(f"stopped: {result.stop_reason}; best epoch {result.best_epoch}")
-    print(f"test {args.loss}: {result.test_loss:.5f}   test mse: {result.test_mse:.5f}")
+    if args.loss != "mse":
+        print(f"test {args.loss}: {result.test_loss:.5f}")
+    print(f"test mse: {result.test_mse:.5f}")
     if args.save:
         result.model.save(args.save)
         print(f"model saved to {args.save}")
