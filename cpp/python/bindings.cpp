@@ -6,8 +6,10 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <map>
 
 #include "udl/autoencoder.h"
+#include "udl/cross_validation.h"
 #include "udl/errors.h"
 #include "udl/idx.h"
 #include "udl/training.h"
@@ -72,12 +74,27 @@ std::function<void()> make_interrupt_poll() {
   };
 }
 
-udl::TrainResult train(std::shared_ptr<udl::AutoencoderImpl> module, const py::array& images,
-                       const std::optional<py::array>& test_images, const udl::TrainConfig& config,
-                       const std::optional<py::function>& on_epoch) {
-  const udl::ImageSet data(as_tensor(images, "images"));
-  std::optional<udl::ImageSet> test;
-  if (test_images) test.emplace(as_tensor(*test_images, "test images"));
+std::map<std::string, double> sparsity_dict(const std::array<double, udl::kLayerGroups>& values) {
+  std::map<std::string, double> out;
+  for (size_t g = 0; g < udl::kLayerGroups; ++g) {
+    out[udl::layer_group_name(static_cast<udl::LayerGroup>(g))] = values[g];
+  }
+  return out;
+}
+
+udl::LayerGroup layer_group(const std::string& name) {
+  for (size_t g = 0; g < udl::kLayerGroups; ++g) {
+    if (name == udl::layer_group_name(static_cast<udl::LayerGroup>(g))) {
+      return static_cast<udl::LayerGroup>(g);
+    }
+  }
+  throw udl::InvalidArgument("unknown layer group '" + name +
+                             "' (expected encoder_linear, encoder_conv, decoder_linear or "
+                             "decoder_conv)");
+}
+
+// The interrupt poll, and the Python per-epoch callback called with the GIL held.
+udl::TrainHooks make_hooks(const std::optional<py::function>& on_epoch) {
   udl::TrainHooks hooks;
   hooks.poll_interrupt = make_interrupt_poll();
   if (on_epoch) {
@@ -86,6 +103,35 @@ udl::TrainResult train(std::shared_ptr<udl::AutoencoderImpl> module, const py::a
       callback(stats);
     };
   }
+  return hooks;
+}
+
+udl::CrossValidationResult cross_validate(const udl::AutoencoderSpec& spec, const py::array& images,
+                                          const std::optional<py::array>& labels,
+                                          const std::optional<py::array>& test_images,
+                                          const udl::TrainConfig& config, int64_t folds,
+                                          bool stratified,
+                                          const std::optional<py::function>& on_epoch) {
+  std::optional<torch::Tensor> label_tensor;
+  if (labels) label_tensor = as_tensor(*labels, "labels");
+  const udl::ImageSet data(as_tensor(images, "images"), label_tensor);
+  std::optional<udl::ImageSet> test;
+  if (test_images) test.emplace(as_tensor(*test_images, "test images"));
+  const udl::TrainHooks hooks = make_hooks(on_epoch);
+  udl::CrossValidationConfig cv;
+  cv.folds = folds;
+  cv.stratified = stratified;
+  py::gil_scoped_release release;
+  return udl::cross_validate(spec, data, test ? &*test : nullptr, config, cv, hooks);
+}
+
+udl::TrainResult train(std::shared_ptr<udl::AutoencoderImpl> module, const py::array& images,
+                       const std::optional<py::array>& test_images, const udl::TrainConfig& config,
+                       const std::optional<py::function>& on_epoch) {
+  const udl::ImageSet data(as_tensor(images, "images"));
+  std::optional<udl::ImageSet> test;
+  if (test_images) test.emplace(as_tensor(*test_images, "test images"));
+  const udl::TrainHooks hooks = make_hooks(on_epoch);
   udl::Autoencoder model(std::move(module));
   py::gil_scoped_release release;
   return udl::train_autoencoder(model, data, test ? &*test : nullptr, config, hooks);
@@ -162,20 +208,27 @@ PYBIND11_MODULE(_C, m) {
   py::class_<udl::AutoencoderSpec>(m, "AutoencoderSpec")
       .def(
           py::init([](std::vector<int64_t> input_shape, std::vector<udl::ConvLayerSpec> conv_layers,
-                      std::vector<int64_t> hidden_widths, int64_t latent_dim) {
-            udl::AutoencoderSpec spec{std::move(input_shape), std::move(conv_layers),
-                                      std::move(hidden_widths), latent_dim};
+                      std::vector<int64_t> hidden_widths, int64_t latent_dim, double dropout,
+                      bool decoder_dropout) {
+            udl::AutoencoderSpec spec{std::move(input_shape),
+                                      std::move(conv_layers),
+                                      std::move(hidden_widths),
+                                      latent_dim,
+                                      dropout,
+                                      decoder_dropout};
             udl::validate_architecture(spec);
             return spec;
           }),
           py::arg("input_shape"), py::arg("conv_layers"), py::arg("hidden_widths"),
-          py::arg("latent_dim"))
+          py::arg("latent_dim"), py::arg("dropout") = 0.0, py::arg("decoder_dropout") = false)
       .def_static("conv_autoencoder", &udl::conv_autoencoder_spec, py::arg("nf"),
                   py::arg("latent_dim"), py::arg("input_shape") = std::vector<int64_t>{1, 28, 28})
       .def_readonly("input_shape", &udl::AutoencoderSpec::input_shape)
       .def_readonly("conv_layers", &udl::AutoencoderSpec::conv_layers)
       .def_readonly("hidden_widths", &udl::AutoencoderSpec::hidden_widths)
       .def_readonly("latent_dim", &udl::AutoencoderSpec::latent_dim)
+      .def_readonly("dropout", &udl::AutoencoderSpec::dropout)
+      .def_readonly("decoder_dropout", &udl::AutoencoderSpec::decoder_dropout)
       .def("__repr__", [](const udl::AutoencoderSpec& spec) { return udl::describe(spec); });
 
   py::class_<udl::AutoencoderImpl, std::shared_ptr<udl::AutoencoderImpl>>(m, "Autoencoder")
@@ -210,6 +263,19 @@ PYBIND11_MODULE(_C, m) {
              return infer(model, images, "images", [](udl::Autoencoder& m, const torch::Tensor& x) {
                return udl::reconstruct_images(m, x);
              });
+           })
+      .def("state_dict",
+           [](std::shared_ptr<udl::AutoencoderImpl> self) {
+             udl::Autoencoder model(self);
+             py::dict state;
+             for (auto& [name, tensor] : udl::named_state(model)) {
+               state[py::str(name)] = as_numpy(tensor.detach().clone());
+             }
+             return state;
+           })
+      .def("sparsity",
+           [](std::shared_ptr<udl::AutoencoderImpl> self) {
+             return sparsity_dict(udl::sparsity(self->prunable_weights()));
            })
       .def("save",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const std::string& path) {
@@ -256,10 +322,26 @@ PYBIND11_MODULE(_C, m) {
       .def_property(
           "restore_best", [](const udl::TrainConfig& c) { return c.early_stopping.restore_best; },
           [](udl::TrainConfig& c, bool on) { c.early_stopping.restore_best = on; })
+      .def_readwrite("passes", &udl::TrainConfig::passes)
+      .def_property(
+          "prune_every", [](const udl::TrainConfig& c) { return c.pruning.every; },
+          [](udl::TrainConfig& c, int64_t every) { c.pruning.every = every; })
+      .def_property(
+          "prune_amounts",
+          [](const udl::TrainConfig& c) { return sparsity_dict(c.pruning.amounts); },
+          [](udl::TrainConfig& c, const std::map<std::string, double>& amounts) {
+            for (const auto& [name, amount] : amounts) {
+              c.pruning.amounts[static_cast<size_t>(layer_group(name))] = amount;
+            }
+          })
       .def("validate", [](const udl::TrainConfig& c) { udl::validate(c); });
 
   py::class_<udl::EpochStats>(m, "EpochStats")
+      .def_readonly("fold", &udl::EpochStats::fold)
       .def_readonly("epoch", &udl::EpochStats::epoch)
+      .def_readonly("val_mse", &udl::EpochStats::val_mse)
+      .def_property_readonly("sparsity",
+                             [](const udl::EpochStats& s) { return sparsity_dict(s.sparsity); })
       .def_readonly("train_loss", &udl::EpochStats::train_loss)
       .def_readonly("val_loss", &udl::EpochStats::val_loss)
       .def_readonly("seconds", &udl::EpochStats::seconds)
@@ -275,10 +357,39 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("history", &udl::TrainResult::history)
       .def_readonly("best_epoch", &udl::TrainResult::best_epoch)
       .def_readonly("best_val_loss", &udl::TrainResult::best_val_loss)
+      .def_readonly("best_val_mse", &udl::TrainResult::best_val_mse)
+      .def_readonly("seconds", &udl::TrainResult::seconds)
       .def_readonly("stop_reason", &udl::TrainResult::stop_reason)
       .def_readonly("test_loss", &udl::TrainResult::test_loss)
       .def_readonly("test_mse", &udl::TrainResult::test_mse);
 
+  py::class_<udl::CrossValidationResult>(m, "CrossValidationResult")
+      .def_readonly("folds", &udl::CrossValidationResult::folds)
+      .def_readonly("mean_val_loss", &udl::CrossValidationResult::mean_val_loss)
+      .def_readonly("std_val_loss", &udl::CrossValidationResult::std_val_loss)
+      .def_readonly("mean_val_mse", &udl::CrossValidationResult::mean_val_mse)
+      .def_readonly("std_val_mse", &udl::CrossValidationResult::std_val_mse)
+      .def_readonly("seconds", &udl::CrossValidationResult::seconds)
+      .def_readonly("best_fold", &udl::CrossValidationResult::best_fold)
+      .def_property_readonly(
+          "best_model", [](const udl::CrossValidationResult& r) { return r.best_model.ptr(); });
+
+  m.def("cross_validate", &cross_validate, py::arg("spec"), py::arg("images"), py::arg("labels"),
+        py::arg("test_images"), py::arg("config"), py::arg("folds"), py::arg("stratified"),
+        py::arg("on_epoch") = py::none());
+  m.def(
+      "make_folds",
+      [](const py::array& images, const std::optional<py::array>& labels, int64_t k, uint64_t seed,
+         bool stratified) {
+        std::optional<torch::Tensor> label_tensor;
+        if (labels) label_tensor = as_tensor(*labels, "labels");
+        const udl::ImageSet set(as_tensor(images, "images"), label_tensor);
+        py::list folds;
+        for (const auto& fold : udl::make_folds(set, k, seed, stratified))
+          folds.append(as_numpy(fold));
+        return folds;
+      },
+      py::arg("images"), py::arg("labels"), py::arg("k"), py::arg("seed"), py::arg("stratified"));
   m.def("train_autoencoder", &train, py::arg("model"), py::arg("images"), py::arg("test_images"),
         py::arg("config"), py::arg("on_epoch") = py::none());
   m.def(

@@ -1,5 +1,7 @@
 #include "udl/architecture.h"
 
+#include <sstream>
+
 #include "udl/errors.h"
 
 namespace udl {
@@ -43,6 +45,9 @@ ArchitectureShapes validate_architecture(const AutoencoderSpec& spec) {
   require_positive(spec.input_shape[1], "input height");
   require_positive(spec.input_shape[2], "input width");
   require_positive(spec.latent_dim, "latent_dim");
+  if (!(spec.dropout >= 0.0 && spec.dropout < 1.0)) {
+    throw InvalidArgument("dropout must be in [0, 1), got " + std::to_string(spec.dropout));
+  }
   for (size_t i = 0; i < spec.hidden_widths.size(); ++i) {
     require_positive(spec.hidden_widths[i], "hidden layer " + std::to_string(i) + " width");
   }
@@ -96,7 +101,14 @@ std::string describe(const AutoencoderSpec& spec) {
   }
   text += " -> " + std::to_string(shapes.flat_features);
   for (int64_t width : spec.hidden_widths) text += " -> " + std::to_string(width);
-  return text + " -> latent " + std::to_string(spec.latent_dim);
+  text += " -> latent " + std::to_string(spec.latent_dim);
+  if (spec.dropout > 0) {
+    std::ostringstream probability;
+    probability << spec.dropout;
+    text += ", dropout " + probability.str() +
+            (spec.decoder_dropout ? " (encoder and decoder)" : " (encoder)");
+  }
+  return text;
 }
 
 }  // namespace udl

@@ -24,8 +24,26 @@ void init_like_pytorch(torch::nn::Module& module, at::Generator& generator) {
   }
 }
 
+// Dropout whose masks come from the model's own generator: reproducible from the seed alone
+// and independent of models training in other threads.
+class SeededDropoutImpl : public torch::nn::Module {
+ public:
+  SeededDropoutImpl(double p, at::Generator generator) : p_(p), generator_(std::move(generator)) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    if (!is_training() || p_ == 0.0) return x;
+    const torch::Tensor keep = torch::empty_like(x).bernoulli_(1.0 - p_, generator_);
+    return x * keep / (1.0 - p_);
+  }
+
+ private:
+  double p_;
+  at::Generator generator_;
+};
+TORCH_MODULE(SeededDropout);
+
 std::string encode_spec(const AutoencoderSpec& spec) {
   std::ostringstream out;
+  out.precision(17);  // the dropout probability round-trips exactly
   for (int64_t v : spec.input_shape) out << v << ' ';
   out << spec.conv_layers.size() << ' ';
   for (const auto& l : spec.conv_layers) {
@@ -33,7 +51,7 @@ std::string encode_spec(const AutoencoderSpec& spec) {
   }
   out << spec.hidden_widths.size() << ' ';
   for (int64_t w : spec.hidden_widths) out << w << ' ';
-  out << spec.latent_dim;
+  out << spec.latent_dim << ' ' << spec.dropout << ' ' << spec.decoder_dropout;
   return out.str();
 }
 
@@ -51,43 +69,52 @@ AutoencoderSpec decode_spec(const std::string& text, const std::string& path) {
   if (!in || n_hidden > 64) throw DataFormatError(path + ": corrupt architecture record");
   spec.hidden_widths.resize(n_hidden);
   for (auto& w : spec.hidden_widths) in >> w;
-  in >> spec.latent_dim;
+  in >> spec.latent_dim >> spec.dropout >> spec.decoder_dropout;
   if (!in) throw DataFormatError(path + ": corrupt architecture record");
   return spec;
 }
 
 }  // namespace
 
-AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed) : spec_(std::move(spec)) {
+AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed)
+    : spec_(std::move(spec)),
+      // A stream apart from the initialisation's, derived from the same seed.
+      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
   const ArchitectureShapes shapes = validate_architecture(spec_);
   namespace nn = torch::nn;
+  const bool encoder_dropout = spec_.dropout > 0.0;
+  const bool decoder_dropout = encoder_dropout && spec_.decoder_dropout;
 
   encoder_ = nn::Sequential();
   int64_t channels = spec_.input_shape[0];
   for (const ConvLayerSpec& layer : spec_.conv_layers) {
-    encoder_->push_back(nn::Conv2d(nn::Conv2dOptions(channels, layer.channels, layer.kernel)
-                                       .stride(layer.stride)
-                                       .padding(layer.padding)));
+    add_prunable(encoder_,
+                 nn::Conv2d(nn::Conv2dOptions(channels, layer.channels, layer.kernel)
+                                .stride(layer.stride)
+                                .padding(layer.padding)),
+                 LayerGroup::kEncoderConv);
     encoder_->push_back(nn::ReLU());
     channels = layer.channels;
   }
   encoder_->push_back(nn::Flatten());
   int64_t features = shapes.flat_features;
   for (int64_t width : spec_.hidden_widths) {
-    encoder_->push_back(nn::Linear(features, width));
+    if (encoder_dropout) encoder_->push_back(SeededDropout(spec_.dropout, dropout_generator_));
+    add_prunable(encoder_, nn::Linear(features, width), LayerGroup::kEncoderLinear);
     encoder_->push_back(nn::ReLU());
     features = width;
   }
-  encoder_->push_back(nn::Linear(features, spec_.latent_dim));
+  add_prunable(encoder_, nn::Linear(features, spec_.latent_dim), LayerGroup::kEncoderLinear);
 
   decoder_ = nn::Sequential();
   features = spec_.latent_dim;
   for (auto width = spec_.hidden_widths.rbegin(); width != spec_.hidden_widths.rend(); ++width) {
-    decoder_->push_back(nn::Linear(features, *width));
+    add_prunable(decoder_, nn::Linear(features, *width), LayerGroup::kDecoderLinear);
     decoder_->push_back(nn::ReLU());
+    if (decoder_dropout) decoder_->push_back(SeededDropout(spec_.dropout, dropout_generator_));
     features = *width;
   }
-  decoder_->push_back(nn::Linear(features, shapes.flat_features));
+  add_prunable(decoder_, nn::Linear(features, shapes.flat_features), LayerGroup::kDecoderLinear);
   const size_t n_conv = spec_.conv_layers.size();
   const int64_t last_channels = n_conv ? spec_.conv_layers.back().channels : spec_.input_shape[0];
   if (n_conv > 0) decoder_->push_back(nn::ReLU());
@@ -96,12 +123,14 @@ AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed) : spec_(st
   for (size_t i = n_conv; i-- > 0;) {
     const ConvLayerSpec& layer = spec_.conv_layers[i];
     const int64_t out_channels = i ? spec_.conv_layers[i - 1].channels : spec_.input_shape[0];
-    decoder_->push_back(
+    add_prunable(
+        decoder_,
         nn::ConvTranspose2d(nn::ConvTranspose2dOptions(layer.channels, out_channels, layer.kernel)
                                 .stride(layer.stride)
                                 .padding(layer.padding)
                                 .output_padding(std::vector<int64_t>{shapes.output_padding_h[i],
-                                                                     shapes.output_padding_w[i]})));
+                                                                     shapes.output_padding_w[i]})),
+        LayerGroup::kDecoderConv);
     if (i > 0) decoder_->push_back(nn::ReLU());
   }
   register_module("encoder", encoder_);
@@ -109,6 +138,23 @@ AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed) : spec_(st
 
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   init_like_pytorch(*this, generator);
+}
+
+template <typename Layer>
+void AutoencoderImpl::add_prunable(torch::nn::Sequential& stage, Layer layer, LayerGroup group) {
+  const std::string mask_name = "mask_" + std::to_string(prunable_.size());
+  register_buffer(mask_name, torch::ones_like(layer->weight));
+  prunable_.push_back({group, layer.ptr(), mask_name});
+  stage->push_back(layer);
+}
+
+std::vector<PrunableWeight> AutoencoderImpl::prunable_weights() {
+  std::vector<PrunableWeight> weights;
+  for (const PrunableLayer& p : prunable_) {
+    weights.push_back({p.group, *p.layer->named_parameters(false).find("weight"),
+                       *named_buffers(false).find(p.mask_name)});
+  }
+  return weights;
 }
 
 torch::Tensor AutoencoderImpl::encode(const torch::Tensor& images) {
@@ -179,6 +225,13 @@ torch::Tensor reconstruct_images(Autoencoder& model, const torch::Tensor& images
   check_images(model->spec(), images);
   return in_batches(model, images, batch_size,
                     [&](const torch::Tensor& x) { return torch::sigmoid(model->forward(x)); });
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> named_state(Autoencoder& model) {
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  for (const auto& item : model->named_parameters()) state.emplace_back(item.key(), item.value());
+  for (const auto& item : model->named_buffers()) state.emplace_back(item.key(), item.value());
+  return state;
 }
 
 void save_autoencoder(Autoencoder& model, const std::string& path) {

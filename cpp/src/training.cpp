@@ -94,34 +94,66 @@ void validate(const TrainConfig& config) {
   require(config.val_fraction > 0 && config.val_fraction < 1,
           "val_fraction must be in (0, 1), got " + std::to_string(config.val_fraction));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
+  require(config.passes >= 1, "passes must be >= 1, got " + std::to_string(config.passes));
   EarlyStopping{config.early_stopping};  // validates patience and min_delta
+  validate(config.pruning);
 }
 
-double evaluate_loss(Autoencoder& model, const ImageSet& set, LossKind loss, int64_t batch_size) {
+torch::Tensor autoencoding_loss(Autoencoder& model, const torch::Tensor& images, LossKind loss,
+                                int64_t passes, torch::Tensor* first_logits) {
+  torch::Tensor input = images;
+  torch::Tensor total;
+  for (int64_t pass = 0; pass < passes; ++pass) {
+    const torch::Tensor logits = model->forward(input);
+    if (pass == 0 && first_logits != nullptr) *first_logits = logits;
+    const torch::Tensor error = reconstruction_loss(logits, images, loss);
+    total = pass == 0 ? error : total + error;
+    if (pass + 1 < passes) input = torch::sigmoid(logits);
+  }
+  return total;
+}
+
+Evaluation evaluate(Autoencoder& model, const ImageSet& set, LossKind loss, int64_t passes,
+                    int64_t batch_size) {
   torch::NoGradGuard no_grad;
   model->eval();
-  double total = 0.0;
+  Evaluation sums;
   for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
     const int64_t end = std::min(set.size(), begin + batch_size);
     const torch::Tensor images = set.slice(begin, end);
-    total += reconstruction_loss(model->forward(images), images, loss).item<double>() *
-             static_cast<double>(end - begin);
+    torch::Tensor logits;
+    const double n = static_cast<double>(end - begin);
+    sums.loss += autoencoding_loss(model, images, loss, passes, &logits).item<double>() * n;
+    sums.mse += torch::mse_loss(torch::sigmoid(logits), images).item<double>() * n;
   }
-  return total / static_cast<double>(set.size());
+  const double n = static_cast<double>(set.size());
+  return {sums.loss / n, sums.mse / n};
 }
 
 TrainResult train_autoencoder(Autoencoder& model, const ImageSet& data, const ImageSet* test,
                               const TrainConfig& config, const TrainHooks& hooks) {
   validate(config);
-  check_input_shape(model->spec(), data.images());
+  const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
+  return train_autoencoder_on_split(model, split.train, split.validation, test, config, hooks);
+}
+
+TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train,
+                                       const ImageSet& validation, const ImageSet* test,
+                                       const TrainConfig& config, const TrainHooks& hooks,
+                                       int64_t fold) {
+  const auto run_start = std::chrono::steady_clock::now();
+  validate(config);
+  check_input_shape(model->spec(), train.images());
+  check_input_shape(model->spec(), validation.images());
   if (test != nullptr) check_input_shape(model->spec(), test->images());
   const ThreadCountGuard threads(config.threads);
 
-  const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
-  const int64_t n_train = split.train.size();
+  const int64_t n_train = train.size();
   auto optimizer = make_optimizer(model, config);
   auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
   EarlyStopping stopping(config.early_stopping);
+  const std::vector<PrunableWeight> prunable = model->prunable_weights();
+  const bool pruning = config.pruning.enabled();
   std::vector<torch::Tensor> best_state;
 
   TrainResult result;
@@ -134,21 +166,33 @@ TrainResult train_autoencoder(Autoencoder& model, const ImageSet& data, const Im
     for (int64_t begin = 0; begin < n_train; begin += config.batch_size) {
       if (hooks.poll_interrupt) hooks.poll_interrupt();
       const int64_t end = std::min(n_train, begin + config.batch_size);
-      const torch::Tensor images = split.train.batch(order.slice(0, begin, end));
+      const torch::Tensor images = train.batch(order.slice(0, begin, end));
       optimizer->zero_grad();
-      torch::Tensor loss = reconstruction_loss(model->forward(images), images, config.loss);
+      torch::Tensor loss = autoencoding_loss(model, images, config.loss, config.passes);
       loss.backward();
+      if (pruning) mask_gradients(prunable);
       optimizer->step();
+      if (pruning) apply_masks(prunable);  // weight decay and momentum must not revive them
       loss_sum += loss.item<double>() * static_cast<double>(end - begin);
     }
+    if (pruning && epoch % config.pruning.every == 0) prune_l1(prunable, config.pruning);
+
     EpochStats stats;
+    stats.fold = fold;
     stats.epoch = epoch;
     stats.train_loss = loss_sum / static_cast<double>(n_train);
-    stats.val_loss = evaluate_loss(model, split.validation, config.loss, config.batch_size);
+    const Evaluation val =
+        evaluate(model, validation, config.loss, config.passes, config.batch_size);
+    stats.val_loss = val.loss;
+    stats.val_mse = val.mse;
+    stats.sparsity = sparsity(prunable);
     stats.seconds = seconds_since(start);
     const bool diverged = !std::isfinite(stats.train_loss) || !std::isfinite(stats.val_loss);
     stats.improved = !diverged && stopping.record(epoch, stats.val_loss);
-    if (stats.improved && config.early_stopping.restore_best) best_state = snapshot(model);
+    if (stats.improved) {
+      result.best_val_mse = stats.val_mse;
+      if (config.early_stopping.restore_best) best_state = snapshot(model);
+    }
     result.history.push_back(stats);
     if (hooks.on_epoch) hooks.on_epoch(stats);
     if (diverged) {
@@ -163,11 +207,12 @@ TrainResult train_autoencoder(Autoencoder& model, const ImageSet& data, const Im
   if (!best_state.empty()) restore(model, best_state);
   result.best_epoch = stopping.best_epoch() > 0 ? stopping.best_epoch() : 0;
   result.best_val_loss = stopping.best_loss();
+  result.seconds = seconds_since(run_start);
   if (test != nullptr) {
-    result.test_loss = evaluate_loss(model, *test, config.loss, config.batch_size);
-    result.test_mse = config.loss == LossKind::kMse
-                          ? *result.test_loss
-                          : evaluate_loss(model, *test, LossKind::kMse, config.batch_size);
+    const Evaluation on_test =
+        evaluate(model, *test, config.loss, config.passes, config.batch_size);
+    result.test_loss = on_test.loss;
+    result.test_mse = on_test.mse;
   }
   return result;
 }

@@ -129,4 +129,72 @@ TEST(Autoencoder, LoadRejectsForeignAndTruncatedFiles) {
   fs::remove(foreign);
 }
 
+TEST(Autoencoder, DropoutActsInTrainingOnly) {
+  udl::AutoencoderSpec spec = udl::conv_autoencoder_spec(4, 3);
+  spec.dropout = 0.5;
+  udl::Autoencoder model(spec, 0);
+  const torch::Tensor images = torch::rand({4, 1, 28, 28});
+  torch::NoGradGuard no_grad;
+  model->train();
+  EXPECT_FALSE(model->encode(images).equal(model->encode(images)));
+  model->eval();
+  EXPECT_TRUE(model->encode(images).equal(model->encode(images)));
+
+  spec.dropout = 0.0;  // no dropout: training mode is deterministic too
+  udl::Autoencoder plain(spec, 0);
+  plain->train();
+  EXPECT_TRUE(plain->encode(images).equal(plain->encode(images)));
+}
+
+TEST(Autoencoder, DropoutSitsBeforeEncoderHiddenLayersAndOptionallyInTheDecoder) {
+  udl::AutoencoderSpec spec = udl::conv_autoencoder_spec(4, 3);
+  spec.hidden_widths = {32, 16};
+  spec.dropout = 0.3;
+  udl::Autoencoder encoder_only(spec, 0);
+  spec.decoder_dropout = true;
+  udl::Autoencoder both(spec, 0);
+  auto dropouts = [](udl::Autoencoder& m) {
+    int count = 0;
+    for (const auto& child : m->modules(false)) {
+      count += child->name().find("SeededDropout") != std::string::npos;
+    }
+    return count;
+  };
+  EXPECT_EQ(dropouts(encoder_only), 2);
+  EXPECT_EQ(dropouts(both), 4);
+}
+
+TEST(Autoencoder, GroupsItsPrunableWeights) {
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 3), 0);
+  std::array<int, udl::kLayerGroups> counts{};
+  for (const auto& w : model->prunable_weights()) {
+    ++counts[static_cast<size_t>(w.group)];
+    EXPECT_EQ(w.weight.sizes(), w.mask.sizes());
+  }
+  EXPECT_EQ(counts, (std::array<int, udl::kLayerGroups>{2, 3, 2, 3}));
+}
+
+TEST(Autoencoder, SaveAndLoadKeepMasksAndDropout) {
+  udl::AutoencoderSpec spec = udl::conv_autoencoder_spec(4, 3);
+  spec.dropout = 0.1905;
+  spec.decoder_dropout = true;
+  udl::Autoencoder model(spec, 5);
+  udl::PruningConfig pruning;
+  pruning.every = 1;
+  pruning.amounts = {0.5, 0.5, 0.5, 0.5};
+  udl::prune_l1(model->prunable_weights(), pruning);
+  const fs::path path = temp_file("pruned.udl");
+  udl::save_autoencoder(model, path.string());
+  udl::Autoencoder loaded = udl::load_autoencoder(path.string());
+  fs::remove(path);
+  EXPECT_EQ(loaded->spec().dropout, 0.1905);
+  EXPECT_TRUE(loaded->spec().decoder_dropout);
+  const auto original = model->prunable_weights();
+  const auto restored = loaded->prunable_weights();
+  for (size_t i = 0; i < original.size(); ++i) {
+    EXPECT_TRUE(original[i].mask.equal(restored[i].mask));
+    EXPECT_TRUE(original[i].weight.equal(restored[i].weight));
+  }
+}
+
 }  // namespace

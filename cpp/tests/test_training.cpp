@@ -74,7 +74,7 @@ TEST(Training, RestoresTheBestEpochsWeights) {
   EXPECT_LT(result.best_epoch, static_cast<int64_t>(result.history.size()));
   EXPECT_DOUBLE_EQ(result.best_val_loss, best);
   const auto split = udl::split_train_validation(data, config.val_fraction, config.seed);
-  EXPECT_NEAR(udl::evaluate_loss(model, split.validation, udl::LossKind::kMse, 32), best, 1e-7);
+  EXPECT_NEAR(udl::evaluate(model, split.validation, udl::LossKind::kMse, 1, 32).loss, best, 1e-7);
 }
 
 TEST(Training, EarlyStoppingEndsTheRun) {
@@ -164,6 +164,72 @@ TEST(Training, RestoresTheThreadCount) {
   config.threads = before == 1 ? 2 : 1;
   udl::train_autoencoder(model, data, nullptr, config);
   EXPECT_EQ(at::get_num_threads(), before);
+}
+
+TEST(Training, OnePassIsThePlainLossAndMorePassesAddUp) {
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  model->eval();
+  const torch::Tensor images = blob_images(16, 10).slice(0, 16);
+  for (auto loss : {udl::LossKind::kMse, udl::LossKind::kBce}) {
+    const torch::Tensor logits = model->forward(images);
+    const torch::Tensor plain = loss == udl::LossKind::kMse
+                                    ? torch::mse_loss(torch::sigmoid(logits), images)
+                                    : torch::binary_cross_entropy(torch::sigmoid(logits), images);
+    EXPECT_TRUE(torch::allclose(udl::autoencoding_loss(model, images, loss, 1), plain, 1e-5));
+    const torch::Tensor second = model->forward(torch::sigmoid(logits));
+    const torch::Tensor two =
+        loss == udl::LossKind::kMse
+            ? plain + torch::mse_loss(torch::sigmoid(second), images)
+            : plain + torch::binary_cross_entropy(torch::sigmoid(second), images);
+    EXPECT_TRUE(torch::allclose(udl::autoencoding_loss(model, images, loss, 2), two, 1e-5));
+  }
+}
+
+TEST(Training, IterativeAutoencodingTrains) {
+  const udl::ImageSet data = blob_images(200, 11);
+  udl::TrainConfig config = small_config(2);
+  config.passes = 3;
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, &data, config);
+  // Three summed errors, each at least the first pass's MSE on average.
+  EXPECT_GT(result.history.back().val_loss, 2.0 * result.history.back().val_mse);
+  EXPECT_LT(*result.test_mse, *result.test_loss);
+}
+
+TEST(Training, PrunedWeightsStayZeroAndSparsityIsReported) {
+  const udl::ImageSet data = blob_images(256, 12);
+  udl::TrainConfig config = small_config(4);
+  config.pruning.every = 2;
+  config.pruning.amounts = {0.4, 0.1, 0.2, 0.05};
+  config.early_stopping.restore_best = false;
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, nullptr, config);
+  for (size_t g = 0; g < udl::kLayerGroups; ++g) {
+    EXPECT_EQ(result.history[0].sparsity[g], 0.0);
+    const double one_round = config.pruning.amounts[g];
+    EXPECT_NEAR(result.history[1].sparsity[g], one_round, 0.02);
+    EXPECT_EQ(result.history[2].sparsity[g], result.history[1].sparsity[g]);
+    const double two_rounds = 1 - (1 - one_round) * (1 - one_round);
+    EXPECT_NEAR(result.history[3].sparsity[g], two_rounds, 0.02);
+  }
+  for (const auto& w : model->prunable_weights()) {
+    EXPECT_TRUE(w.weight.masked_select(w.mask.eq(0)).eq(0).all().item<bool>());
+  }
+}
+
+TEST(Training, TheRestoredBestCheckpointKeepsItsMasks) {
+  const udl::ImageSet data = blob_images(256, 13);
+  udl::TrainConfig config = small_config(4);
+  config.pruning.every = 1;
+  config.pruning.amounts = {0.3, 0.3, 0.3, 0.3};
+  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, nullptr, config);
+  const auto& best = result.history[result.best_epoch - 1];
+  const auto now = udl::sparsity(model->prunable_weights());
+  for (size_t g = 0; g < udl::kLayerGroups; ++g) EXPECT_DOUBLE_EQ(now[g], best.sparsity[g]);
+  for (const auto& w : model->prunable_weights()) {
+    EXPECT_TRUE(w.weight.masked_select(w.mask.eq(0)).eq(0).all().item<bool>());
+  }
 }
 
 }  // namespace

@@ -10,25 +10,31 @@ Autoencoders trained by a native LibTorch loop, driven from Python::
 
 from udl import datasets
 from udl._native import BUILT_WITH_TORCH
+from udl.cross_validation import CrossValidationResult, FoldResult, cross_validate, make_folds
 from udl.errors import DataFormatError, InvalidArchitecture, InvalidArgument
 from udl.models import Autoencoder, AutoencoderSpec, ConvLayer, load_model
-from udl.training import EpochRecord, TrainResult, train_autoencoder, train_cae
+from udl.training import LAYER_GROUPS, EpochRecord, TrainResult, train_autoencoder, train_cae
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BUILT_WITH_TORCH",
+    "LAYER_GROUPS",
     "Autoencoder",
     "AutoencoderSpec",
     "ConvLayer",
+    "CrossValidationResult",
     "DataFormatError",
     "EpochRecord",
+    "FoldResult",
     "InvalidArchitecture",
     "InvalidArgument",
     "TrainResult",
     "__version__",
+    "cross_validate",
     "datasets",
     "load_model",
+    "make_folds",
     "train_autoencoder",
     "train_cae",
 ]

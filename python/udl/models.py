@@ -35,14 +35,31 @@ class ConvLayer:
 class AutoencoderSpec:
     """An autoencoder architecture: convolutions, hidden linear widths, latent dimension.
 
-    Construction checks every shape and raises `udl.InvalidArchitecture` (naming the layer
-    and sizes) when the layers do not work for `input_shape`.
+    The encoder runs the convolutions (ReLU after each), flattens, runs the hidden linear
+    layers (ReLU after each, dropout before each) and a linear layer to the latent code. The
+    decoder mirrors it with transposed convolutions whose output padding returns exactly
+    `input_shape`, and ends in a sigmoid.
+
+    Construction checks every shape in microseconds and raises `udl.InvalidArchitecture`
+    (naming the layer and sizes) when a spatial size would reach zero, or ValueError for a
+    non-positive size or a dropout outside [0, 1).
+
+    Attributes:
+        conv_layers: the encoder's convolutions (ConvLayer or (channels, kernel, stride,
+            padding) tuples), possibly none.
+        hidden_widths: widths of the hidden linear layers.
+        latent_dim: size of the code.
+        input_shape: (channels, height, width) of the images.
+        dropout: probability of the dropout before every hidden linear layer of the encoder.
+        decoder_dropout: also drop out after every hidden linear layer of the decoder.
     """
 
     conv_layers: tuple[ConvLayer, ...]
     hidden_widths: tuple[int, ...]
     latent_dim: int
     input_shape: tuple[int, int, int] = (1, 28, 28)
+    dropout: float = 0.0
+    decoder_dropout: bool = False
 
     def __post_init__(self) -> None:
         layers = tuple(c if isinstance(c, ConvLayer) else ConvLayer(*c) for c in self.conv_layers)
@@ -66,6 +83,8 @@ class AutoencoderSpec:
             [_C.ConvLayerSpec(c.channels, c.kernel, c.stride, c.padding) for c in self.conv_layers],
             list(self.hidden_widths),
             self.latent_dim,
+            float(self.dropout),
+            bool(self.decoder_dropout),
         )
 
     @classmethod
@@ -77,6 +96,8 @@ class AutoencoderSpec:
             hidden_widths=tuple(native.hidden_widths),
             latent_dim=native.latent_dim,
             input_shape=tuple(native.input_shape),
+            dropout=native.dropout,
+            decoder_dropout=native.decoder_dropout,
         )
 
     def describe(self) -> str:
@@ -118,6 +139,16 @@ class Autoencoder:
     def reconstruct(self, images: ArrayLike) -> ArrayLike:
         """Reconstructions (float32 in [0, 1]) of images, shaped like the model's input."""
         return _call(self._model.reconstruct, self._images(images), images)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the weights, biases and pruning masks by name (e.g. "encoder.0.weight",
+        "mask_0"), as NumPy arrays."""
+        return dict(self._model.state_dict())
+
+    def sparsity(self) -> dict[str, float]:
+        """Fraction of pruned weights in each layer group: encoder_linear, encoder_conv,
+        decoder_linear, decoder_conv."""
+        return dict(self._model.sparsity())
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the model (format version, architecture, weights) to `path`.

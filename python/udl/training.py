@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,11 @@ from udl import datasets
 from udl._native import _C
 from udl.models import Autoencoder, AutoencoderSpec
 
-__all__ = ["EpochRecord", "TrainResult", "train_autoencoder", "train_cae"]
+__all__ = ["LAYER_GROUPS", "EpochRecord", "TrainResult", "train_autoencoder", "train_cae"]
+
+#: The layer groups that pruning treats apart, in report 001's order.
+LAYER_GROUPS = ("encoder_linear", "encoder_conv", "decoder_linear", "decoder_conv")
+PruneAmounts = float | Sequence[float] | Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -21,9 +25,12 @@ class EpochRecord:
 
     epoch: int  # 1-based
     train_loss: float
-    val_loss: float
+    val_loss: float  # in the training loss, summed over the passes
+    val_mse: float  # of the first pass, whatever the training loss
     seconds: float
     improved: bool  # a new best validation loss
+    sparsity: dict[str, float] = field(default_factory=dict)  # pruned fraction per layer group
+    fold: int | None = None  # under cross-validation, the 0-based fold
 
 
 @dataclass
@@ -34,7 +41,9 @@ class TrainResult:
     history: list[EpochRecord] = field(default_factory=list)
     best_epoch: int = 0
     best_val_loss: float = float("nan")
+    best_val_mse: float = float("nan")
     stop_reason: str = "completed"
+    seconds: float = 0.0  # wall time of training
     test_loss: float | None = None
     test_mse: float | None = None
 
@@ -97,6 +106,9 @@ def train_autoencoder(
     patience: int = 5,
     min_delta: float = 0.0,
     restore_best: bool = True,
+    prune_every: int = 0,
+    prune_amounts: PruneAmounts = 0.0,
+    passes: int = 1,
     threads: int | None = None,
     callback: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
@@ -127,6 +139,14 @@ def train_autoencoder(
         patience: epochs without improvement tolerated, >= 1.
         min_delta: smallest decrease that counts as an improvement, >= 0.
         restore_best: end with the weights of the best validation epoch.
+        prune_every: after every `prune_every`-th epoch, mask the `prune_amounts` fraction
+            of each layer's remaining weights with the smallest |w| (L1 magnitude pruning;
+            masked weights stay exactly zero). 0 never prunes.
+        prune_amounts: fractions in [0, 1) per layer group: one number for all, four in
+            report 001's order (encoder linear, encoder conv, decoder linear, decoder conv),
+            or a mapping with those keys ("encoder_linear", ...).
+        passes: iterative autoencoding: the loss sums the reconstruction errors of passes
+            1..n, each encoding the previous reconstruction, all against the input.
         threads: LibTorch threads for this run (default: the machine's cores).
         callback: called after every epoch with its EpochRecord; an exception it raises
             stops training and reaches the caller unchanged.
@@ -145,6 +165,57 @@ def train_autoencoder(
             f"the architecture takes {spec.input_shape} images, the data has "
             f"{train_set.image_shape}"
         )
+    config = _train_config(
+        loss=loss,
+        optimizer=optimizer,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
+        val_fraction=val_fraction,
+        early_stopping=early_stopping,
+        patience=patience,
+        min_delta=min_delta,
+        restore_best=restore_best,
+        prune_every=prune_every,
+        prune_amounts=prune_amounts,
+        passes=passes,
+        threads=threads,
+    )
+    model = Autoencoder(spec, seed=seed)
+    native = _C.train_autoencoder(
+        model._model,
+        train_set.images,
+        None if test_set is None else test_set.images,
+        config,
+        _native_callback(callback),
+    )
+    return TrainResult(model=model, **_result_fields(native))
+
+
+def _train_config(
+    *,
+    loss: str = "mse",
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    batch_size: int = 256,
+    epochs: int = 10,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    early_stopping: bool = True,
+    patience: int = 5,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    prune_every: int = 0,
+    prune_amounts: PruneAmounts = 0.0,
+    passes: int = 1,
+    threads: int | None = None,
+) -> Any:
+    """The native TrainConfig of `train_autoencoder`'s parameters, validated."""
     config = _C.TrainConfig()
     config.loss = loss
     config.optimizer = optimizer
@@ -159,32 +230,56 @@ def train_autoencoder(
     config.patience = _integer(patience, "patience")
     config.min_delta = _number(min_delta, "min_delta")
     config.restore_best = bool(restore_best)
+    config.prune_every = _integer(prune_every, "prune_every")
+    config.prune_amounts = _prune_amounts(prune_amounts)
+    config.passes = _integer(passes, "passes")
     config.threads = 0 if threads is None else _integer(threads, "threads", minimum=1)
     config.validate()
+    return config
 
-    model = Autoencoder(spec, seed=seed)
-    on_epoch = None
-    if callback is not None:
 
-        def on_epoch(stats: Any) -> None:
-            callback(_record(stats))
+def _prune_amounts(amounts: PruneAmounts) -> dict[str, float]:
+    if isinstance(amounts, Mapping):
+        unknown = set(amounts) - set(LAYER_GROUPS)
+        if unknown:
+            raise ValueError(
+                f"prune_amounts: unknown layer groups {sorted(unknown)}; "
+                f"expected {', '.join(LAYER_GROUPS)}"
+            )
+        return {group: _number(amounts.get(group, 0.0), "prune_amounts") for group in LAYER_GROUPS}
+    if isinstance(amounts, str) or not isinstance(amounts, Sequence):
+        value = _number(amounts, "prune_amounts")
+        return dict.fromkeys(LAYER_GROUPS, value)
+    if len(amounts) != len(LAYER_GROUPS):
+        raise ValueError(
+            f"prune_amounts needs {len(LAYER_GROUPS)} values ({', '.join(LAYER_GROUPS)}), "
+            f"got {len(amounts)}"
+        )
+    return {g: _number(a, "prune_amounts") for g, a in zip(LAYER_GROUPS, amounts, strict=True)}
 
-    native = _C.train_autoencoder(
-        model._model,
-        train_set.images,
-        None if test_set is None else test_set.images,
-        config,
-        on_epoch,
-    )
-    return TrainResult(
-        model=model,
-        history=[_record(s) for s in native.history],
-        best_epoch=native.best_epoch,
-        best_val_loss=native.best_val_loss,
-        stop_reason=native.stop_reason,
-        test_loss=native.test_loss,
-        test_mse=native.test_mse,
-    )
+
+def _native_callback(callback: Callable[[EpochRecord], None] | None) -> Any:
+    if callback is None:
+        return None
+
+    def on_epoch(stats: Any) -> None:
+        callback(_record(stats))
+
+    return on_epoch
+
+
+def _result_fields(native: Any) -> dict[str, Any]:
+    """The fields a native TrainResult shares with TrainResult and FoldResult."""
+    return {
+        "history": [_record(s) for s in native.history],
+        "best_epoch": native.best_epoch,
+        "best_val_loss": native.best_val_loss,
+        "best_val_mse": native.best_val_mse,
+        "stop_reason": native.stop_reason,
+        "seconds": native.seconds,
+        "test_loss": native.test_loss,
+        "test_mse": native.test_mse,
+    }
 
 
 def _record(stats: Any) -> EpochRecord:
@@ -192,8 +287,11 @@ def _record(stats: Any) -> EpochRecord:
         epoch=stats.epoch,
         train_loss=stats.train_loss,
         val_loss=stats.val_loss,
+        val_mse=stats.val_mse,
         seconds=stats.seconds,
         improved=stats.improved,
+        sparsity=dict(stats.sparsity),
+        fold=None if stats.fold < 0 else stats.fold,
     )
 
 

@@ -23,6 +23,10 @@ struct AutoencoderSpec {
   std::vector<int64_t>
       hidden_widths;  // linear layers between the flattened conv output and the latent
   int64_t latent_dim = 10;
+  // Dropout probability before every hidden linear layer of the encoder (report 001), and,
+  // with decoder_dropout, after every hidden linear layer of the decoder (its mirror).
+  double dropout = 0.0;
+  bool decoder_dropout = false;
 };
 
 // The spatial sizes the spec produces, computed once by validate_architecture.
@@ -40,8 +44,8 @@ AutoencoderSpec conv_autoencoder_spec(int64_t nf, int64_t latent_dim,
                                       std::vector<int64_t> input_shape = {1, 28, 28});
 
 // Checks every size and computes the shapes. Throws InvalidArgument for a non-positive
-// size or channel count and InvalidArchitecture, naming the layer and its sizes, when a
-// spatial size reaches zero.
+// size or channel count, a negative padding or a dropout outside [0, 1), and InvalidArchitecture,
+// naming the layer and its sizes, when a spatial size reaches zero.
 ArchitectureShapes validate_architecture(const AutoencoderSpec& spec);
 
 // A one-line human description, e.g. "1x28x28 -conv16k3s2p1-> 16x14x14 ... -> latent 10".

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "udl/architecture.h"
+#include "udl/pruning.h"
 #include "udl/torch_api.h"
 
 namespace udl {
@@ -29,10 +30,24 @@ class AutoencoderImpl : public torch::nn::Module {
 
   const AutoencoderSpec& spec() const { return spec_; }
 
+  // Every conv and linear weight with its pruning mask (a buffer, saved with the model).
+  std::vector<PrunableWeight> prunable_weights();
+
  private:
+  struct PrunableLayer {
+    LayerGroup group;
+    std::shared_ptr<torch::nn::Module> layer;
+    std::string mask_name;
+  };
+  // Appends a conv or linear layer to `stage` and registers its pruning mask.
+  template <typename Layer>
+  void add_prunable(torch::nn::Sequential& stage, Layer layer, LayerGroup group);
+
   AutoencoderSpec spec_;
   torch::nn::Sequential encoder_{nullptr};
   torch::nn::Sequential decoder_{nullptr};
+  std::vector<PrunableLayer> prunable_;
+  at::Generator dropout_generator_;
 };
 TORCH_MODULE(Autoencoder);
 
@@ -47,6 +62,9 @@ torch::Tensor decode_codes(Autoencoder& model, const torch::Tensor& codes,
                            int64_t batch_size = 1024);
 torch::Tensor reconstruct_images(Autoencoder& model, const torch::Tensor& images,
                                  int64_t batch_size = 1024);
+
+// The parameters and buffers (pruning masks) by name, e.g. "encoder.0.weight".
+std::vector<std::pair<std::string, torch::Tensor>> named_state(Autoencoder& model);
 
 // Writes the model (format version, spec, weights) to `path`.
 void save_autoencoder(Autoencoder& model, const std::string& path);

@@ -1,6 +1,7 @@
 // The native training loop of the autoencoders: config, per-epoch figures, history, result.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "udl/autoencoder.h"
 #include "udl/early_stopping.h"
 #include "udl/image_set.h"
+#include "udl/pruning.h"
 
 namespace udl {
 
@@ -31,6 +33,10 @@ struct TrainConfig {
   uint64_t seed = 0;
   double val_fraction = 0.2;
   EarlyStoppingConfig early_stopping;
+  PruningConfig pruning;
+  // Iterative autoencoding (report 001): the loss sums the reconstruction errors of passes
+  // 1..n, each pass encoding the previous reconstruction, all compared with the input.
+  int64_t passes = 1;
   int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
 };
 
@@ -38,11 +44,14 @@ struct TrainConfig {
 void validate(const TrainConfig& config);
 
 struct EpochStats {
+  int64_t fold = -1;  // 0-based fold under cross-validation, else -1
   int64_t epoch = 0;  // 1-based
   double train_loss = 0.0;
-  double val_loss = 0.0;
+  double val_loss = 0.0;  // in the training loss, summed over the passes
+  double val_mse = 0.0;   // of the first pass, whatever the training loss
   double seconds = 0.0;
-  bool improved = false;  // a new best validation loss
+  bool improved = false;                        // a new best validation loss
+  std::array<double, kLayerGroups> sparsity{};  // masked fraction per LayerGroup
 };
 
 // Hooks into the loop. Both may throw; the exception stops training and propagates.
@@ -55,6 +64,8 @@ struct TrainResult {
   std::vector<EpochStats> history;
   int64_t best_epoch = 0;  // 1-based; the weights the model holds when restore_best is on
   double best_val_loss = 0.0;
+  double best_val_mse = 0.0;
+  double seconds = 0.0;             // wall time of the whole run
   std::string stop_reason;          // "completed", "early stopping", or "diverged at epoch E"
   std::optional<double> test_loss;  // in the training loss
   std::optional<double> test_mse;
@@ -66,7 +77,23 @@ struct TrainResult {
 TrainResult train_autoencoder(Autoencoder& model, const ImageSet& data, const ImageSet* test,
                               const TrainConfig& config, const TrainHooks& hooks = {});
 
-// Mean loss of the model's reconstructions over `set`, in batches, without gradients.
-double evaluate_loss(Autoencoder& model, const ImageSet& set, LossKind loss, int64_t batch_size);
+// The same on a given split; `fold` labels the EpochStats (-1 outside cross-validation).
+TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train,
+                                       const ImageSet& validation, const ImageSet* test,
+                                       const TrainConfig& config, const TrainHooks& hooks = {},
+                                       int64_t fold = -1);
+
+// The training loss of one batch: the reconstruction error of `passes` passes summed.
+// If `first_logits` is given it receives the first pass's logits.
+torch::Tensor autoencoding_loss(Autoencoder& model, const torch::Tensor& images, LossKind loss,
+                                int64_t passes, torch::Tensor* first_logits = nullptr);
+
+struct Evaluation {
+  double loss = 0.0;  // the training loss (summed over passes)
+  double mse = 0.0;   // of the first pass
+};
+// Mean losses over `set`, in batches, without gradients, in eval mode.
+Evaluation evaluate(Autoencoder& model, const ImageSet& set, LossKind loss, int64_t passes,
+                    int64_t batch_size);
 
 }  // namespace udl
