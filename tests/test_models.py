@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -372,3 +375,292 @@ def test_load_missing_path(tmp_path: Path) -> None:
 def test_load_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no model file"):
         load_model(tmp_path)
+
+
+# --- report 001's architectures: dropout, validation speed, a randomized sweep ----------
+
+#: Report 001's best architecture (its search's winning trial).
+REPORT_001_LAYERS = ((6, 2, 1, 1), (12, 2, 1, 0), (17, 3, 3, 1))
+
+
+@pytest.fixture(scope="module")
+def report_001_spec() -> AutoencoderSpec:
+    return AutoencoderSpec(
+        conv_layers=REPORT_001_LAYERS, hidden_widths=(57,), latent_dim=6, dropout=0.1905
+    )
+
+
+def test_report_001_best_architecture_builds(
+    report_001_spec: AutoencoderSpec, images: np.ndarray
+) -> None:
+    spec = report_001_spec
+    # The tuples became ConvLayers, in order.
+    assert spec.conv_layers == tuple(ConvLayer(*layer) for layer in REPORT_001_LAYERS)
+    assert all(isinstance(layer, ConvLayer) for layer in spec.conv_layers)
+    assert spec.dropout == 0.1905
+    assert spec.decoder_dropout is False
+    text = spec.describe()
+    # 28 -k2s1p1-> 29 -k2s1p0-> 28 -k3s3p1-> 10, then 17 x 10 x 10 = 1700 flattened.
+    for size in ("6x29x29", "12x28x28", "17x10x10", "-> 1700 -> 57 -> latent 6"):
+        assert size in text
+    assert text.endswith("dropout 0.1905 (encoder)")
+    model = Autoencoder(spec, seed=0)
+    assert model.encode(images).shape == (64, 6)
+    assert model.reconstruct(images).shape == images.shape
+
+
+def test_describe_names_decoder_dropout() -> None:
+    spec = AutoencoderSpec(
+        conv_layers=REPORT_001_LAYERS,
+        hidden_widths=(57,),
+        latent_dim=6,
+        dropout=0.25,
+        decoder_dropout=True,
+    )
+    assert spec.describe().endswith("dropout 0.25 (encoder and decoder)")
+    # Without dropout the description says nothing about it.
+    plain = AutoencoderSpec(conv_layers=REPORT_001_LAYERS, hidden_widths=(57,), latent_dim=6)
+    assert "dropout" not in plain.describe()
+
+
+def test_impossible_spec_names_the_layer() -> None:
+    # Report 001's layers end at 10 x 10; a fourth layer with kernel 12 cannot fit.
+    with pytest.raises(
+        udl.InvalidArchitecture,
+        match=r"conv layer 3 \(kernel 12, stride 1, padding 0\) gets input 10x10",
+    ):
+        AutoencoderSpec(
+            conv_layers=(*REPORT_001_LAYERS, (8, 12, 1, 0)), hidden_widths=(57,), latent_dim=6
+        )
+
+
+@pytest.mark.parametrize("dropout", [1.0, -0.1, 1.5, float("nan")], ids=str)
+def test_dropout_out_of_range(dropout: float) -> None:
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)") as info:
+        AutoencoderSpec(
+            conv_layers=REPORT_001_LAYERS, hidden_widths=(57,), latent_dim=6, dropout=dropout
+        )
+    assert not isinstance(info.value, udl.InvalidArchitecture)  # a range error, not a shape one
+
+
+@pytest.mark.parametrize("dropout", ["0.5", None, True], ids=repr)
+def test_dropout_of_the_wrong_type(dropout) -> None:
+    with pytest.raises(TypeError, match="dropout must be a number"):
+        AutoencoderSpec(conv_layers=(), hidden_widths=(8,), latent_dim=2, dropout=dropout)
+
+
+def test_dropout_is_stored_as_a_float() -> None:
+    sizes = {"conv_layers": (), "hidden_widths": (8,), "latent_dim": 2}
+    spec = AutoencoderSpec(**sizes, dropout=np.float32(0.5))
+    assert type(spec.dropout) is float and spec.dropout == 0.5
+    zero = AutoencoderSpec(**sizes, dropout=0)
+    assert type(zero.dropout) is float and zero.dropout == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hidden_widths": (57.5,)}, "hidden layer 0 width must be an integer, got 57.5"),
+        ({"latent_dim": 6.0}, "latent_dim must be an integer, got 6.0"),
+        ({"latent_dim": "6"}, "latent_dim must be an integer, got '6'"),
+        ({"conv_layers": [(6, 2.5, 1, 1)]}, "conv layer 0 kernel must be an integer, got 2.5"),
+        ({"input_shape": (1, 28.0, 28)}, "input_shape entry must be an integer, got 28.0"),
+    ],
+    ids=["hidden", "latent-float", "latent-str", "kernel", "input_shape"],
+)
+def test_sizes_must_be_integers(kwargs, message) -> None:
+    settings = {"conv_layers": REPORT_001_LAYERS, "hidden_widths": (57,), "latent_dim": 6}
+    settings.update(kwargs)
+    with pytest.raises(TypeError, match=message):
+        AutoencoderSpec(**settings)
+
+
+def test_numpy_integer_sizes_are_accepted() -> None:
+    spec = AutoencoderSpec(
+        conv_layers=[tuple(np.int64(v) for v in (6, 2, 1, 1))],
+        hidden_widths=np.array([57]),
+        latent_dim=np.int32(6),
+    )
+    assert spec == AutoencoderSpec(conv_layers=[(6, 2, 1, 1)], hidden_widths=(57,), latent_dim=6)
+    assert type(spec.latent_dim) is int and type(spec.hidden_widths[0]) is int
+
+
+def test_a_thousand_invalid_specs_are_rejected_in_well_under_a_second(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # An architecture search discards invalid trials before building anything: each rejection
+    # costs microseconds. Half the specs fail on shape, half on their dropout.
+    start = time.perf_counter()
+    rejected = 0
+    for i in range(1000):
+        try:
+            if i % 2:
+                AutoencoderSpec(
+                    conv_layers=[(8, 3 + i % 5, 2, 0), (16, 9, 4, 0)],
+                    hidden_widths=(32,),
+                    latent_dim=4,
+                    input_shape=(1, 12, 12),
+                )
+            else:
+                AutoencoderSpec(
+                    conv_layers=REPORT_001_LAYERS, hidden_widths=(57,), latent_dim=6, dropout=1.0
+                )
+        except udl.InvalidArchitecture:
+            rejected += 1
+        except ValueError as error:
+            assert "dropout" in str(error)
+            rejected += 1
+    elapsed = time.perf_counter() - start
+    assert rejected == 1000
+    assert elapsed < 1.0, f"1000 rejections took {elapsed:.3f} s"
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # rejecting prints nothing, not even from the native core
+
+
+def test_dropout_spec_survives_save_and_load(images: np.ndarray, tmp_path: Path) -> None:
+    spec = AutoencoderSpec(
+        conv_layers=REPORT_001_LAYERS,
+        hidden_widths=(57, 20),
+        latent_dim=6,
+        dropout=0.1905,
+        decoder_dropout=True,
+    )
+    model = Autoencoder(spec, seed=2)
+    model.save(tmp_path / "dropout.udl")
+    loaded = load_model(tmp_path / "dropout.udl")
+    assert loaded.spec == spec
+    assert loaded.spec.dropout == 0.1905  # exactly: the file keeps all 17 digits
+    assert loaded.spec.decoder_dropout is True
+    assert loaded.spec.describe() == spec.describe()
+    np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
+    np.testing.assert_array_equal(loaded.reconstruct(images), model.reconstruct(images))
+
+
+def test_dropout_model_inference_is_deterministic(
+    report_001_spec: AutoencoderSpec, images: np.ndarray
+) -> None:
+    # Inference runs in eval mode, where dropout passes its input through: a dropout model
+    # answers the same twice, and the same as the model of the same seed without dropout.
+    with_dropout = Autoencoder(report_001_spec, seed=4)
+    codes = with_dropout.encode(images)
+    np.testing.assert_array_equal(with_dropout.encode(images), codes)
+    np.testing.assert_array_equal(
+        with_dropout.reconstruct(images), with_dropout.reconstruct(images)
+    )
+    no_dropout = replace(report_001_spec, dropout=0.0)
+    np.testing.assert_array_equal(Autoencoder(no_dropout, seed=4).encode(images), codes)
+
+
+# --- state_dict and sparsity of a fresh model -------------------------------------------
+
+
+def test_state_dict_names_weights_biases_and_masks(report_001_spec: AutoencoderSpec) -> None:
+    model = Autoencoder(report_001_spec, seed=0)
+    state = model.state_dict()
+    weights = [name for name in state if name.endswith(".weight")]
+    masks = [name for name in state if name.startswith("mask_")]
+    # Three convs and two linears in the encoder, mirrored in the decoder: ten of each.
+    assert len(weights) == len(masks) == 10
+    assert masks == [f"mask_{i}" for i in range(10)]
+    for weight, mask in zip(weights, masks, strict=True):
+        assert state[weight].shape == state[mask].shape
+        assert state[mask].dtype == np.float32
+        np.testing.assert_array_equal(state[mask], 1.0)  # nothing pruned yet
+    assert state["encoder.0.weight"].shape == (6, 1, 2, 2)
+    assert state["encoder.4.weight"].shape == (17, 12, 3, 3)
+    total = sum(a.size for name, a in state.items() if not name.startswith("mask_"))
+    assert total == model.parameter_count
+
+
+def test_state_dict_is_a_copy(model: Autoencoder, images: np.ndarray) -> None:
+    before = model.encode(images)
+    state = model.state_dict()
+    state["encoder.0.weight"][...] = 0.0
+    np.testing.assert_array_equal(model.encode(images), before)
+    assert np.any(model.state_dict()["encoder.0.weight"] != 0)
+
+
+def test_fresh_model_has_no_sparsity(model: Autoencoder) -> None:
+    assert model.sparsity() == dict.fromkeys(udl.LAYER_GROUPS, 0.0)
+
+
+def test_sparsity_of_a_model_without_convolutions() -> None:
+    model = Autoencoder(AutoencoderSpec(conv_layers=(), hidden_widths=(16,), latent_dim=3))
+    assert set(model.sparsity()) == set(udl.LAYER_GROUPS)
+    assert all(value == 0.0 for value in model.sparsity().values())
+    assert all(v.ndim <= 2 for v in model.state_dict().values())  # linear layers only
+
+
+# --- a randomized sweep of report 001's search space ------------------------------------
+
+
+def _spatial_sizes(layers, height: int, width: int) -> list[tuple[int, int]]:
+    """The spatial size after each conv layer, by floor((size + 2p - k) / s) + 1."""
+    sizes = []
+    for _channels, kernel, stride, padding in layers:
+        height = (height + 2 * padding - kernel) // stride + 1
+        width = (width + 2 * padding - kernel) // stride + 1
+        sizes.append((height, width))
+    return sizes
+
+
+def _random_spec_args(rng: np.random.Generator, input_shape: tuple[int, int, int]) -> dict:
+    layers = []
+    for j in range(int(rng.integers(1, 5))):
+        kernel = int(rng.integers(2, 7))
+        layers.append(
+            (
+                int(rng.integers(1, 4 * 2**j + 1)),
+                kernel,
+                int(rng.integers(1, 5)),
+                int(rng.integers(0, kernel // 2 + 1)),
+            )
+        )
+    return {
+        "conv_layers": layers,
+        "hidden_widths": tuple(int(w) for w in rng.integers(4, 65, int(rng.integers(1, 4)))),
+        "latent_dim": int(rng.integers(1, 65)),
+        "input_shape": input_shape,
+        "dropout": float(rng.choice([0.0, 0.1905, 0.5])),
+    }
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Inference on one thread: many tiny forward passes, free of thread start-up costs."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_randomized_sweep_of_report_001_space(one_thread: None) -> None:
+    rng = np.random.default_rng(1)
+    inputs = {
+        (1, 28, 28): rng.integers(0, 256, (2, 1, 28, 28), dtype=np.uint8),
+        (3, 32, 32): rng.random((2, 3, 32, 32), dtype=np.float32),
+    }
+    valid = invalid = 0
+    for trial in range(400):
+        shape = (1, 28, 28) if trial % 2 == 0 else (3, 32, 32)
+        args = _random_spec_args(rng, shape)
+        sizes = _spatial_sizes(args["conv_layers"], shape[1], shape[2])
+        bad = [i for i, (h, w) in enumerate(sizes) if h <= 0 or w <= 0]
+        if bad:
+            # The first layer whose output would reach 0 is the one named.
+            with pytest.raises(udl.InvalidArchitecture, match=rf"^conv layer {bad[0]} "):
+                AutoencoderSpec(**args)
+            invalid += 1
+            continue
+        spec = AutoencoderSpec(**args)  # raises nothing: every size stays positive
+        h, w = sizes[-1]
+        channels = args["conv_layers"][-1][0]
+        assert f"-> {channels}x{h}x{w} -> {channels * h * w} ->" in spec.describe()
+        x = inputs[shape]
+        model = Autoencoder(spec, seed=trial)
+        out = model.reconstruct(x)
+        assert out.shape == x.shape, (args, out.shape)
+        assert model.encode(x).shape == (2, args["latent_dim"])
+        valid += 1
+    # The space holds plenty of both; the sweep saw enough of each to mean something.
+    assert valid >= 100 and invalid >= 25, (valid, invalid)

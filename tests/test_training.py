@@ -286,6 +286,45 @@ BAD_VALUES = [
     ({"epochs": "3"}, TypeError, "epochs must be an integer"),
     ({"epochs": True}, TypeError, "epochs must be an integer"),
     ({"lr": "0.1"}, TypeError, "lr must be a number"),
+    # pruning (report 001's amounts, in its order: encoder linear, encoder conv, decoder
+    # linear, decoder conv)
+    (
+        {"prune_amounts": (0.398, 0.1, 1.0, 0.068)},
+        ValueError,
+        r"pruning amount for decoder_linear must be in \[0, 1\), got 1\.0",
+    ),
+    (
+        {"prune_amounts": (0.398, 0.1, 0.214)},
+        ValueError,
+        r"prune_amounts needs 4 values \(encoder_linear, encoder_conv, decoder_linear, "
+        r"decoder_conv\), got 3",
+    ),
+    (
+        {"prune_amounts": (0.398, 0.1, 0.214, 0.068, 0.1)},
+        ValueError,
+        "prune_amounts needs 4 values .*got 5",
+    ),
+    (
+        {"prune_amounts": {"encoder_conv": 0.1, "encoder_lin": 0.398}},
+        ValueError,
+        r"prune_amounts: unknown layer groups \['encoder_lin'\]; expected encoder_linear",
+    ),
+    (
+        {"prune_amounts": {"decoder_conv": 1.0}},
+        ValueError,
+        r"pruning amount for decoder_conv must be in \[0, 1\)",
+    ),
+    ({"prune_amounts": "0.1"}, TypeError, "prune_amounts must be a number, got '0.1'"),
+    ({"prune_amounts": (0.1, "a", 0.1, 0.1)}, TypeError, "prune_amounts must be a number"),
+    ({"prune_amounts": None}, TypeError, "prune_amounts must be a number"),
+    ({"prune_amounts": -0.1}, ValueError, r"pruning amount for encoder_linear must be in \[0, 1\)"),
+    ({"prune_amounts": float("nan")}, ValueError, r"must be in \[0, 1\), got nan"),
+    ({"prune_every": -1}, ValueError, "prune_every must be >= 0, got -1"),
+    ({"prune_every": 1.5}, TypeError, "prune_every must be an integer"),
+    # iterative autoencoding
+    ({"passes": 0}, ValueError, "passes must be >= 1, got 0"),
+    ({"passes": -2}, ValueError, "passes must be >= 1, got -2"),
+    ({"passes": 2.0}, TypeError, "passes must be an integer"),
 ]
 
 
@@ -423,3 +462,382 @@ def test_divergence_stops_with_a_reason(small_train: np.ndarray) -> None:
     assert len(result.history) < 5
     last = result.history[-1]
     assert not (np.isfinite(last.train_loss) and np.isfinite(last.val_loss))
+
+
+# --- report 001's additions: figures, pruning, dropout, iterative autoencoding ----------
+
+#: One thread: these small models train as fast on one as on two, and a second thread only
+#: costs when another process shares the machine's two cores.
+LIGHT = {"threads": 1, "batch_size": 128}
+
+#: Report 001's pruning amounts, in its order: encoder linear, encoder conv, decoder linear,
+#: decoder conv.
+REPORT_001_AMOUNTS = (0.398, 0.1, 0.214, 0.068)
+#: The same by layer group, written out rather than derived from udl.LAYER_GROUPS.
+REPORT_001_BY_GROUP = {
+    "encoder_linear": 0.398,
+    "encoder_conv": 0.1,
+    "decoder_linear": 0.214,
+    "decoder_conv": 0.068,
+}
+
+
+def test_layer_groups_are_in_report_001s_order() -> None:
+    assert udl.LAYER_GROUPS == ("encoder_linear", "encoder_conv", "decoder_linear", "decoder_conv")
+
+
+def test_records_have_no_fold_outside_cross_validation(three_epochs: TrainResult) -> None:
+    assert all(r.fold is None for r in three_epochs.history)
+
+
+def test_run_seconds_cover_every_epoch(three_epochs: TrainResult) -> None:
+    result = three_epochs
+    assert result.seconds > 0
+    assert result.seconds >= sum(r.seconds for r in result.history) - 1e-9
+
+
+def test_best_val_mse_is_the_best_epochs(three_epochs: TrainResult) -> None:
+    result = three_epochs
+    best = result.history[result.best_epoch - 1]
+    assert result.best_val_mse == best.val_mse
+    # With the MSE loss and one pass, the validation loss is the validation MSE.
+    for r in result.history:
+        assert r.val_loss == pytest.approx(r.val_mse, abs=1e-7)
+    assert result.best_val_mse == pytest.approx(result.best_val_loss, abs=1e-7)
+
+
+def test_no_pruning_by_default(three_epochs: TrainResult) -> None:
+    zeros = dict.fromkeys(udl.LAYER_GROUPS, 0.0)
+    assert all(r.sparsity == zeros for r in three_epochs.history)
+    assert three_epochs.model.sparsity() == zeros
+
+
+# --- pruning ----------------------------------------------------------------------------
+
+
+def _figures(result: TrainResult) -> list[tuple]:
+    """Every figure of the history but the timings, which differ from run to run."""
+    return [
+        (r.epoch, r.train_loss, r.val_loss, r.val_mse, r.improved, r.sparsity, r.fold)
+        for r in result.history
+    ]
+
+
+def _llround(x: float) -> int:
+    """C's llround for x >= 0: halves away from zero (Python's round goes to even)."""
+    return math.floor(x + 0.5)
+
+
+def _prunable(state: dict[str, np.ndarray]) -> list[tuple[str, str, str]]:
+    """(weight name, mask name, layer group) of every conv and linear layer.
+
+    Masks are numbered in the order the layers are built: the encoder's layers in order,
+    then the decoder's. Weights are sorted the same way; their shapes must then agree.
+    """
+    weights = sorted(
+        (name for name in state if name.endswith(".weight")),
+        key=lambda name: (name.split(".")[0] != "encoder", int(name.split(".")[1])),
+    )
+    masks = sorted((name for name in state if name.startswith("mask_")), key=lambda n: int(n[5:]))
+    layers = []
+    for weight, mask in zip(weights, masks, strict=True):
+        assert state[weight].shape == state[mask].shape, (weight, mask)
+        kind = "conv" if state[weight].ndim == 4 else "linear"
+        layers.append((weight, mask, f"{weight.split('.')[0]}_{kind}"))
+    return layers
+
+
+@pytest.fixture(scope="module")
+def pruned(small_train: np.ndarray) -> TrainResult:
+    """Two epochs of the CAE pruned after each by report 001's amounts, last epoch kept."""
+    return train_cae(
+        small_train[:1024],
+        nf=4,
+        epochs=2,
+        seed=0,
+        prune_every=1,
+        prune_amounts=REPORT_001_AMOUNTS,
+        restore_best=False,
+        **LIGHT,
+    )
+
+
+def test_pruned_layers_pair_up_with_their_masks(pruned: TrainResult) -> None:
+    layers = _prunable(pruned.model.state_dict())
+    groups = [group for _, _, group in layers]
+    # nf=4 CAE: three convs, two linears, mirrored.
+    assert groups == ["encoder_conv"] * 3 + ["encoder_linear"] * 2 + (
+        ["decoder_linear"] * 2 + ["decoder_conv"] * 3
+    )
+
+
+def test_masked_weights_are_exactly_zero(pruned: TrainResult) -> None:
+    state = pruned.model.state_dict()
+    for weight_name, mask_name, _ in _prunable(state):
+        weight, mask = state[weight_name], state[mask_name]
+        assert set(np.unique(mask)) <= {0.0, 1.0}
+        assert (mask == 0).any(), mask_name  # every layer lost some weights
+        assert np.all(weight[mask == 0] == 0.0), weight_name
+        assert np.count_nonzero(weight == 0) >= np.count_nonzero(mask == 0)
+
+
+def test_pruning_rounds_match_the_amounts(pruned: TrainResult) -> None:
+    state = pruned.model.state_dict()
+    amounts = REPORT_001_BY_GROUP
+    first = dict.fromkeys(udl.LAYER_GROUPS, 0)  # weights masked by round 1, per group
+    second = dict.fromkeys(udl.LAYER_GROUPS, 0)  # and by rounds 1 and 2
+    totals = dict.fromkeys(udl.LAYER_GROUPS, 0)
+    layer_counts = dict.fromkeys(udl.LAYER_GROUPS, 0)
+    for _, mask_name, group in _prunable(state):
+        mask = state[mask_name]
+        n = mask.size
+        # Each round masks round(amount x remaining) of the layer's remaining weights.
+        round_1 = _llround(amounts[group] * n)
+        round_2 = round_1 + _llround(amounts[group] * (n - round_1))
+        assert abs(np.count_nonzero(mask == 0) - round_2) <= 1, mask_name
+        first[group] += round_1
+        second[group] += round_2
+        totals[group] += n
+        layer_counts[group] += 1
+    for group in udl.LAYER_GROUPS:
+        # Within one weight per layer of the group.
+        slack = layer_counts[group] / totals[group]
+        assert pruned.history[0].sparsity[group] == pytest.approx(
+            first[group] / totals[group], abs=slack
+        )
+        assert pruned.history[1].sparsity[group] == pytest.approx(
+            second[group] / totals[group], abs=slack
+        )
+        # Two rounds of a fraction of what remains: 1 - (1 - a)^2 overall.
+        assert pruned.history[1].sparsity[group] == pytest.approx(
+            1 - (1 - amounts[group]) ** 2, abs=0.01
+        )
+
+
+def test_model_sparsity_is_the_last_epochs(pruned: TrainResult) -> None:
+    sparsity = pruned.model.sparsity()
+    assert sparsity == pruned.history[-1].sparsity  # restore_best=False keeps the last epoch
+    state = pruned.model.state_dict()
+    masked = dict.fromkeys(udl.LAYER_GROUPS, 0)
+    totals = dict.fromkeys(udl.LAYER_GROUPS, 0)
+    for _, mask_name, group in _prunable(state):
+        masked[group] += np.count_nonzero(state[mask_name] == 0)
+        totals[group] += state[mask_name].size
+    for group in udl.LAYER_GROUPS:
+        assert sparsity[group] == pytest.approx(masked[group] / totals[group], rel=1e-12)
+
+
+def test_pruned_model_survives_save_and_load(
+    pruned: TrainResult, small_test: np.ndarray, tmp_path
+) -> None:
+    pruned.model.save(tmp_path / "pruned.udl")
+    loaded = udl.load_model(tmp_path / "pruned.udl")
+    assert loaded.sparsity() == pruned.model.sparsity()
+    before, after = pruned.model.state_dict(), loaded.state_dict()
+    assert before.keys() == after.keys()
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    for weight_name, mask_name, _ in _prunable(after):
+        assert np.all(after[weight_name][after[mask_name] == 0] == 0.0)
+    np.testing.assert_array_equal(loaded.encode(small_test), pruned.model.encode(small_test))
+
+
+def test_restore_best_brings_back_the_best_epochs_masks(small_train: np.ndarray) -> None:
+    # min_delta 1.0: epoch 1 stays the best; patience 1 stops after epoch 2. The model
+    # returns to epoch 1's weights and masks, though epoch 2 pruned further.
+    result = train_cae(
+        small_train[:512],
+        nf=4,
+        epochs=5,
+        seed=0,
+        patience=1,
+        min_delta=1.0,
+        prune_every=1,
+        prune_amounts=0.3,
+        **LIGHT,
+    )
+    assert [r.epoch for r in result.history] == [1, 2]
+    assert result.best_epoch == 1
+    first, second = result.history[0].sparsity, result.history[1].sparsity
+    assert all(second[g] > first[g] > 0 for g in udl.LAYER_GROUPS)
+    assert result.model.sparsity() == first
+    state = result.model.state_dict()
+    for weight_name, mask_name, _ in _prunable(state):
+        assert np.all(state[weight_name][state[mask_name] == 0] == 0.0)
+
+
+def test_prune_amounts_as_a_mapping(small_train: np.ndarray) -> None:
+    settings = dict(nf=4, epochs=1, seed=0, prune_every=1, **LIGHT)
+    by_name = train_cae(small_train[:512], prune_amounts={"encoder_linear": 0.5}, **settings)
+    sparsity = by_name.history[0].sparsity
+    assert sparsity["encoder_linear"] == pytest.approx(0.5, abs=1e-3)
+    assert sparsity["encoder_conv"] == sparsity["decoder_linear"] == 0.0
+    assert sparsity["decoder_conv"] == 0.0
+    # The same as the four values with zeros for the groups left out.
+    by_order = train_cae(small_train[:512], prune_amounts=(0.5, 0, 0, 0), **settings)
+    assert _figures(by_order) == _figures(by_name)
+    mapped = train_cae(small_train[:512], prune_amounts=REPORT_001_BY_GROUP, **settings)
+    ordered = train_cae(small_train[:512], prune_amounts=REPORT_001_AMOUNTS, **settings)
+    assert _figures(mapped) == _figures(ordered)
+
+
+def test_prune_amounts_as_a_single_number(small_train: np.ndarray) -> None:
+    result = train_cae(
+        small_train[:512], nf=4, epochs=1, seed=0, prune_every=1, prune_amounts=0.25, **LIGHT
+    )
+    for group in udl.LAYER_GROUPS:
+        assert result.history[0].sparsity[group] == pytest.approx(0.25, abs=0.01)
+
+
+def test_prune_amounts_as_a_numpy_array(small_train: np.ndarray) -> None:
+    settings = dict(nf=4, epochs=1, seed=0, prune_every=1, **LIGHT)
+    from_array = train_cae(
+        small_train[:512], prune_amounts=np.array(REPORT_001_AMOUNTS), **settings
+    )
+    from_tuple = train_cae(small_train[:512], prune_amounts=REPORT_001_AMOUNTS, **settings)
+    assert _figures(from_array) == _figures(from_tuple)
+    scalar = train_cae(small_train[:512], prune_amounts=np.float64(0.25), **settings)
+    assert scalar.history[0].sparsity["encoder_conv"] == pytest.approx(0.25, abs=0.01)
+
+
+def test_prune_every_zero_never_prunes(small_train: np.ndarray) -> None:
+    settings = dict(nf=4, epochs=2, seed=0, **LIGHT)
+    never = train_cae(small_train[:512], prune_every=0, prune_amounts=0.5, **settings)
+    zeros = dict.fromkeys(udl.LAYER_GROUPS, 0.0)
+    assert all(r.sparsity == zeros for r in never.history)
+    assert never.model.sparsity() == zeros
+    # Amounts without a period change nothing at all.
+    plain = train_cae(small_train[:512], **settings)
+    assert _figures(never) == _figures(plain)
+
+
+def test_prune_every_sets_the_period(small_train: np.ndarray) -> None:
+    result = train_cae(
+        small_train[:512],
+        nf=4,
+        epochs=3,
+        seed=0,
+        early_stopping=False,
+        prune_every=2,
+        prune_amounts=0.2,
+        restore_best=False,
+        **LIGHT,
+    )
+    s1, s2, s3 = (r.sparsity["encoder_linear"] for r in result.history)
+    assert s1 == 0.0  # no round after epoch 1
+    assert s2 == pytest.approx(0.2, abs=1e-3)  # a round after epoch 2
+    assert s3 == s2  # none after epoch 3
+    assert result.model.sparsity() == result.history[-1].sparsity
+
+
+def test_pruning_is_deterministic_and_reaches_the_callback(small_train: np.ndarray) -> None:
+    seen: list[EpochRecord] = []
+    settings = dict(
+        nf=4, epochs=2, seed=3, prune_every=1, prune_amounts=REPORT_001_AMOUNTS, **LIGHT
+    )
+    a = train_cae(small_train[:512], callback=seen.append, **settings)
+    b = train_cae(small_train[:512], **settings)
+    assert seen == a.history
+    assert [r.sparsity for r in a.history] == [r.sparsity for r in b.history]
+    assert [r.val_loss for r in a.history] == [r.val_loss for r in b.history]
+
+
+# --- dropout ----------------------------------------------------------------------------
+
+
+def _small_spec(**kwargs) -> udl.AutoencoderSpec:
+    return udl.AutoencoderSpec(
+        conv_layers=[(4, 3, 2, 1), (8, 3, 2, 1)], hidden_widths=(32,), latent_dim=4, **kwargs
+    )
+
+
+def _losses(result: TrainResult) -> list[tuple[float, float, float]]:
+    return [(r.train_loss, r.val_loss, r.val_mse) for r in result.history]
+
+
+def test_dropout_changes_training(small_train: np.ndarray) -> None:
+    data = small_train[:1024]
+    plain = train_autoencoder(_small_spec(), data, epochs=2, seed=0, **LIGHT)
+    dropped = train_autoencoder(_small_spec(dropout=0.5), data, epochs=2, seed=0, **LIGHT)
+    assert plain.history[0].train_loss != dropped.history[0].train_loss
+    assert _losses(plain) != _losses(dropped)
+
+
+def test_decoder_dropout_changes_training(small_train: np.ndarray) -> None:
+    data = small_train[:1024]
+    encoder_only = train_autoencoder(_small_spec(dropout=0.5), data, epochs=1, seed=0, **LIGHT)
+    both = train_autoencoder(
+        _small_spec(dropout=0.5, decoder_dropout=True), data, epochs=1, seed=0, **LIGHT
+    )
+    assert encoder_only.history[0].train_loss != both.history[0].train_loss
+
+
+def test_dropout_training_is_deterministic(small_train: np.ndarray) -> None:
+    data = small_train[:1024]
+    spec = _small_spec(dropout=0.5, decoder_dropout=True)
+    a = train_autoencoder(spec, data, epochs=2, seed=5, **LIGHT)
+    b = train_autoencoder(spec, data, epochs=2, seed=5, **LIGHT)
+    assert _losses(a) == _losses(b)
+    np.testing.assert_array_equal(a.model.encode(data[:64]), b.model.encode(data[:64]))
+    c = train_autoencoder(spec, data, epochs=2, seed=6, **LIGHT)
+    assert _losses(c) != _losses(a)
+
+
+def test_dropout_model_evaluates_in_eval_mode(
+    small_train: np.ndarray, small_test: np.ndarray
+) -> None:
+    result = train_autoencoder(
+        _small_spec(dropout=0.5), small_train[:1024], test=small_test, epochs=1, seed=0, **LIGHT
+    )
+    model = result.model
+    codes = model.encode(small_test)
+    np.testing.assert_array_equal(model.encode(small_test), codes)  # no dropout at inference
+    # The test figures come from the same eval-mode forward pass as reconstruct().
+    recon = model.reconstruct(small_test).astype(np.float64)
+    mse = float(np.mean((recon - small_test / 255.0) ** 2))
+    assert result.test_mse == pytest.approx(mse, rel=1e-5)
+
+
+# --- iterative autoencoding -------------------------------------------------------------
+
+
+def test_two_passes_add_the_second_reconstruction_error(
+    small_train: np.ndarray, small_test: np.ndarray
+) -> None:
+    result = train_cae(
+        small_train[:1024], nf=4, test=small_test, epochs=2, seed=0, passes=2, loss="mse", **LIGHT
+    )
+    for r in result.history:
+        assert r.val_loss > r.val_mse > 0
+    assert result.test_loss > result.test_mse > 0
+    # The loss of pass 2 encodes pass 1's reconstruction and compares it with the input.
+    x = small_test / 255.0
+    first = result.model.reconstruct(small_test)
+    second = result.model.reconstruct(first)
+    mse_1 = float(np.mean((first.astype(np.float64) - x) ** 2))
+    mse_2 = float(np.mean((second.astype(np.float64) - x) ** 2))
+    assert result.test_mse == pytest.approx(mse_1, rel=1e-5)
+    assert result.test_loss == pytest.approx(mse_1 + mse_2, rel=1e-5)
+
+
+def test_one_pass_loss_is_the_mse(small_train: np.ndarray) -> None:
+    one = train_cae(small_train[:1024], nf=4, epochs=2, seed=0, passes=1, **LIGHT)
+    for r in one.history:
+        assert abs(r.val_loss - r.val_mse) <= 1e-7
+    two = train_cae(small_train[:1024], nf=4, epochs=2, seed=0, passes=2, **LIGHT)
+    assert two.history[0].train_loss != one.history[0].train_loss
+
+
+def test_passes_with_bce_report_the_first_pass_mse(small_train: np.ndarray) -> None:
+    result = train_cae(small_train[:512], nf=4, epochs=1, seed=0, passes=3, loss="bce", **LIGHT)
+    record = result.history[0]
+    assert record.val_loss > record.val_mse > 0
+    assert record.val_mse < 0.25  # an MSE of [0, 1] images, not a cross-entropy
+
+
+def test_a_run_that_diverges_at_once_has_no_best_val_mse(small_train: np.ndarray) -> None:
+    result = train_cae(small_train[:512], nf=4, epochs=3, optimizer="sgd", lr=1e30, **LIGHT)
+    assert result.stop_reason == "diverged at epoch 1"
+    assert result.best_epoch == 0
+    assert result.best_val_loss == math.inf
+    assert not math.isfinite(result.best_val_mse), result.best_val_mse

@@ -19,6 +19,8 @@ MeanAndStd mean_and_std(const std::vector<double>& values) {
   out.mean /= static_cast<double>(values.size());
   for (double v : values) out.std += (v - out.mean) * (v - out.mean);
   out.std = std::sqrt(out.std / static_cast<double>(values.size()));
+  // A diverged fold (infinite loss) makes the spread infinite too, not NaN.
+  if (!std::isfinite(out.mean)) out.std = std::numeric_limits<double>::infinity();
   return out;
 }
 

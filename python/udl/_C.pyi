@@ -38,6 +38,8 @@ class AutoencoderSpec:
         conv_layers: list[ConvLayerSpec],
         hidden_widths: list[int],
         latent_dim: int,
+        dropout: float = 0.0,
+        decoder_dropout: bool = False,
     ) -> None: ...
     @staticmethod
     def conv_autoencoder(
@@ -53,6 +55,10 @@ class AutoencoderSpec:
     def hidden_widths(self) -> list[int]: ...
     @property
     def latent_dim(self) -> int: ...
+    @property
+    def dropout(self) -> float: ...
+    @property
+    def decoder_dropout(self) -> bool: ...
 
 class Autoencoder:
     def __init__(self, spec: AutoencoderSpec, seed: int = 0) -> None: ...
@@ -63,6 +69,8 @@ class Autoencoder:
     def encode(self, images: np.ndarray) -> npt.NDArray[np.float32]: ...
     def decode(self, codes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
     def reconstruct(self, images: np.ndarray) -> npt.NDArray[np.float32]: ...
+    def state_dict(self) -> dict[str, npt.NDArray[np.float32]]: ...
+    def sparsity(self) -> dict[str, float]: ...
     def save(self, path: str) -> None: ...
     @staticmethod
     def load(path: str) -> Autoencoder: ...
@@ -82,20 +90,28 @@ class TrainConfig:
     patience: int
     min_delta: float
     restore_best: bool
+    passes: int
+    prune_every: int
+    prune_amounts: dict[str, float]
     def __init__(self) -> None: ...
     def validate(self) -> None: ...
 
 class EpochStats:
+    fold: int
     epoch: int
     train_loss: float
     val_loss: float
+    val_mse: float
     seconds: float
     improved: bool
+    sparsity: dict[str, float]
 
 class TrainResult:
     history: list[EpochStats]
     best_epoch: int
     best_val_loss: float
+    best_val_mse: float
+    seconds: float
     stop_reason: str
     test_loss: float | None
     test_mse: float | None
@@ -107,5 +123,29 @@ def train_autoencoder(
     config: TrainConfig,
     on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> TrainResult: ...
+
+class CrossValidationResult:
+    folds: list[TrainResult]
+    mean_val_loss: float
+    std_val_loss: float
+    mean_val_mse: float
+    std_val_mse: float
+    seconds: float
+    best_fold: int
+    best_model: Autoencoder
+
+def cross_validate(
+    spec: AutoencoderSpec,
+    images: np.ndarray,
+    labels: npt.NDArray[np.int64] | None,
+    test_images: np.ndarray | None,
+    config: TrainConfig,
+    folds: int,
+    stratified: bool,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> CrossValidationResult: ...
+def make_folds(
+    images: np.ndarray, labels: npt.NDArray[np.int64] | None, k: int, seed: int, stratified: bool
+) -> list[npt.NDArray[np.int64]]: ...
 def set_num_threads(threads: int) -> None: ...
 def get_num_threads() -> int: ...

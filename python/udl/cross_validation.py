@@ -144,10 +144,17 @@ def make_folds(
         seed: the shuffling seed.
         stratified: balance the classes of `labels` across folds.
     """
-    if isinstance(labels_or_count, int | np.integer):
-        n, labels = int(labels_or_count), None
+    if isinstance(labels_or_count, bool | int | np.integer):
+        n, labels = _integer(labels_or_count, "labels_or_count", minimum=1), None
     else:
-        labels = np.ascontiguousarray(labels_or_count, dtype=np.int64)
+        labels = np.asarray(labels_or_count)
+        if labels.size and not np.issubdtype(labels.dtype, np.integer):
+            raise TypeError(f"labels must be integers, got {labels.dtype}")
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
         n = len(labels)
+        if n == 0:
+            raise ValueError("labels_or_count: no labels given")
+    k = _integer(k, "k")
+    seed = _integer(seed, "seed", minimum=0)
     placeholder = np.zeros((n, 1, 1, 1), dtype=np.uint8)  # folds depend on count and labels
-    return list(_C.make_folds(placeholder, labels, _integer(k, "k"), seed, bool(stratified)))
+    return list(_C.make_folds(placeholder, labels, k, seed, bool(stratified)))

@@ -5,6 +5,7 @@ Each method takes NumPy arrays or torch tensors and answers in the same kind.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,10 +63,24 @@ class AutoencoderSpec:
     decoder_dropout: bool = False
 
     def __post_init__(self) -> None:
-        layers = tuple(c if isinstance(c, ConvLayer) else ConvLayer(*c) for c in self.conv_layers)
-        object.__setattr__(self, "conv_layers", layers)
-        object.__setattr__(self, "hidden_widths", tuple(int(w) for w in self.hidden_widths))
-        object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
+        layers = []
+        for i, c in enumerate(self.conv_layers):
+            c = c if isinstance(c, ConvLayer) else ConvLayer(*c)
+            fields = (_integer(getattr(c, f), f"conv layer {i} {f}") for f in _CONV_FIELDS)
+            layers.append(ConvLayer(*fields))
+        object.__setattr__(self, "conv_layers", tuple(layers))
+        widths = tuple(
+            _integer(w, f"hidden layer {i} width") for i, w in enumerate(self.hidden_widths)
+        )
+        object.__setattr__(self, "hidden_widths", widths)
+        shape = tuple(_integer(s, "input_shape entry") for s in self.input_shape)
+        object.__setattr__(self, "input_shape", shape)
+        object.__setattr__(self, "latent_dim", _integer(self.latent_dim, "latent_dim"))
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"dropout must be a number, got {dropout!r}")
+        object.__setattr__(self, "dropout", float(dropout))
+        object.__setattr__(self, "decoder_dropout", bool(self.decoder_dropout))
         self._native()  # validates
 
     @classmethod
@@ -207,6 +222,16 @@ class Autoencoder:
 def load_model(path: str | os.PathLike[str]) -> Autoencoder:
     """Loads a model saved by `Autoencoder.save` (see `Autoencoder.load`)."""
     return Autoencoder.load(path)
+
+
+_CONV_FIELDS = ("channels", "kernel", "stride", "padding")
+
+
+def _integer(value: Any, what: str) -> int:
+    """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {value!r}")
+    return int(value)
 
 
 def _as_numpy(value: ArrayLike, what: str) -> np.ndarray:

@@ -142,8 +142,9 @@ def train_autoencoder(
         prune_every: after every `prune_every`-th epoch, mask the `prune_amounts` fraction
             of each layer's remaining weights with the smallest |w| (L1 magnitude pruning;
             masked weights stay exactly zero). 0 never prunes.
-        prune_amounts: fractions in [0, 1) per layer group: one number for all, four in
-            report 001's order (encoder linear, encoder conv, decoder linear, decoder conv),
+        prune_amounts: fractions in [0, 1) per layer group: one number for all, four (a
+            sequence or 1-D array) in report 001's order (encoder linear, encoder conv,
+            decoder linear, decoder conv),
             or a mapping with those keys ("encoder_linear", ...).
         passes: iterative autoencoding: the loss sums the reconstruction errors of passes
             1..n, each encoding the previous reconstruction, all against the input.
@@ -239,11 +240,13 @@ def _train_config(
 
 
 def _prune_amounts(amounts: PruneAmounts) -> dict[str, float]:
+    if isinstance(amounts, np.ndarray):
+        amounts = amounts.tolist()  # a 1-D array as a list, a 0-D one as a number
     if isinstance(amounts, Mapping):
         unknown = set(amounts) - set(LAYER_GROUPS)
         if unknown:
             raise ValueError(
-                f"prune_amounts: unknown layer groups {sorted(unknown)}; "
+                f"prune_amounts: unknown layer groups {sorted(unknown, key=repr)}; "
                 f"expected {', '.join(LAYER_GROUPS)}"
             )
         return {group: _number(amounts.get(group, 0.0), "prune_amounts") for group in LAYER_GROUPS}

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,8 +64,9 @@ struct TrainHooks {
 struct TrainResult {
   std::vector<EpochStats> history;
   int64_t best_epoch = 0;  // 1-based; the weights the model holds when restore_best is on
-  double best_val_loss = 0.0;
-  double best_val_mse = 0.0;
+  // Infinite when no epoch ended with a finite loss.
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  double best_val_mse = std::numeric_limits<double>::infinity();
   double seconds = 0.0;             // wall time of the whole run
   std::string stop_reason;          // "completed", "early stopping", or "diverged at epoch E"
   std::optional<double> test_loss;  // in the training loss
