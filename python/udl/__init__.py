@@ -8,12 +8,14 @@ Autoencoders trained by a native LibTorch loop, driven from Python::
     print(result.test_mse)
 """
 
-from udl import datasets
+from udl import datasets, search_spaces, tuning
 from udl._native import BUILT_WITH_TORCH
 from udl.cross_validation import CrossValidationResult, FoldResult, cross_validate, make_folds
 from udl.errors import DataFormatError, InvalidArchitecture, InvalidArgument
 from udl.models import Autoencoder, AutoencoderSpec, ConvLayer, load_model
+from udl.search_spaces import SearchSpace, TrialPlan
 from udl.training import LAYER_GROUPS, EpochRecord, TrainResult, train_autoencoder, train_cae
+from udl.tuning import TuneResult, tune
 
 __version__ = "0.1.0"
 
@@ -29,12 +31,18 @@ __all__ = [
     "FoldResult",
     "InvalidArchitecture",
     "InvalidArgument",
+    "SearchSpace",
     "TrainResult",
+    "TrialPlan",
+    "TuneResult",
     "__version__",
     "cross_validate",
     "datasets",
     "load_model",
     "make_folds",
+    "search_spaces",
     "train_autoencoder",
     "train_cae",
+    "tune",
+    "tuning",
 ]

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from udl._checks import integer
 from udl._native import _C
 from udl.models import Autoencoder, AutoencoderSpec
 from udl.training import (
     DataLike,
     EpochRecord,
-    _integer,
     _native_callback,
     _resolve_data,
     _result_fields,
@@ -108,7 +108,7 @@ def cross_validate(
             f"the architecture takes {spec.input_shape} images, the data has "
             f"{train_set.image_shape}"
         )
-    k = _integer(k, "k")
+    k = integer(k, "k")
     config = _train_config(**training)
     native = _C.cross_validate(
         spec._native(),
@@ -145,7 +145,7 @@ def make_folds(
         stratified: balance the classes of `labels` across folds.
     """
     if isinstance(labels_or_count, bool | int | np.integer):
-        n, labels = _integer(labels_or_count, "labels_or_count", minimum=1), None
+        n, labels = integer(labels_or_count, "labels_or_count", minimum=1), None
     else:
         labels = np.asarray(labels_or_count)
         if labels.size and not np.issubdtype(labels.dtype, np.integer):
@@ -154,7 +154,7 @@ def make_folds(
         n = len(labels)
         if n == 0:
             raise ValueError("labels_or_count: no labels given")
-    k = _integer(k, "k")
-    seed = _integer(seed, "seed", minimum=0)
+    k = integer(k, "k")
+    seed = integer(seed, "seed", minimum=0)
     placeholder = np.zeros((n, 1, 1, 1), dtype=np.uint8)  # folds depend on count and labels
     return list(_C.make_folds(placeholder, labels, k, seed, bool(stratified)))

@@ -5,7 +5,6 @@ Each method takes NumPy arrays or torch tensors and answers in the same kind.
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from udl._checks import integer, number
 from udl._native import _C
 
 __all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer", "load_model"]
@@ -66,20 +66,17 @@ class AutoencoderSpec:
         layers = []
         for i, c in enumerate(self.conv_layers):
             c = c if isinstance(c, ConvLayer) else ConvLayer(*c)
-            fields = (_integer(getattr(c, f), f"conv layer {i} {f}") for f in _CONV_FIELDS)
+            fields = (integer(getattr(c, f), f"conv layer {i} {f}") for f in _CONV_FIELDS)
             layers.append(ConvLayer(*fields))
         object.__setattr__(self, "conv_layers", tuple(layers))
         widths = tuple(
-            _integer(w, f"hidden layer {i} width") for i, w in enumerate(self.hidden_widths)
+            integer(w, f"hidden layer {i} width") for i, w in enumerate(self.hidden_widths)
         )
         object.__setattr__(self, "hidden_widths", widths)
-        shape = tuple(_integer(s, "input_shape entry") for s in self.input_shape)
+        shape = tuple(integer(s, "input_shape entry") for s in self.input_shape)
         object.__setattr__(self, "input_shape", shape)
-        object.__setattr__(self, "latent_dim", _integer(self.latent_dim, "latent_dim"))
-        dropout = self.dropout
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout must be a number, got {dropout!r}")
-        object.__setattr__(self, "dropout", float(dropout))
+        object.__setattr__(self, "latent_dim", integer(self.latent_dim, "latent_dim"))
+        object.__setattr__(self, "dropout", number(self.dropout, "dropout"))
         object.__setattr__(self, "decoder_dropout", bool(self.decoder_dropout))
         self._native()  # validates
 
@@ -225,13 +222,6 @@ def load_model(path: str | os.PathLike[str]) -> Autoencoder:
 
 
 _CONV_FIELDS = ("channels", "kernel", "stride", "padding")
-
-
-def _integer(value: Any, what: str) -> int:
-    """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5")."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what} must be an integer, got {value!r}")
-    return int(value)
 
 
 def _as_numpy(value: ArrayLike, what: str) -> np.ndarray:

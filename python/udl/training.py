@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from udl import datasets
+from udl._checks import integer, number
 from udl._native import _C
 from udl.models import Autoencoder, AutoencoderSpec
 
@@ -220,21 +221,21 @@ def _train_config(
     config = _C.TrainConfig()
     config.loss = loss
     config.optimizer = optimizer
-    config.learning_rate = _number(lr, "lr")
-    config.momentum = _number(momentum, "momentum")
-    config.weight_decay = _number(weight_decay, "weight_decay")
-    config.batch_size = _integer(batch_size, "batch_size")
-    config.epochs = _integer(epochs, "epochs")
-    config.seed = _integer(seed, "seed", minimum=0)
-    config.val_fraction = _number(val_fraction, "val_fraction")
+    config.learning_rate = number(lr, "lr")
+    config.momentum = number(momentum, "momentum")
+    config.weight_decay = number(weight_decay, "weight_decay")
+    config.batch_size = integer(batch_size, "batch_size")
+    config.epochs = integer(epochs, "epochs")
+    config.seed = integer(seed, "seed", minimum=0)
+    config.val_fraction = number(val_fraction, "val_fraction")
     config.early_stopping = bool(early_stopping)
-    config.patience = _integer(patience, "patience")
-    config.min_delta = _number(min_delta, "min_delta")
+    config.patience = integer(patience, "patience")
+    config.min_delta = number(min_delta, "min_delta")
     config.restore_best = bool(restore_best)
-    config.prune_every = _integer(prune_every, "prune_every")
+    config.prune_every = integer(prune_every, "prune_every")
     config.prune_amounts = _prune_amounts(prune_amounts)
-    config.passes = _integer(passes, "passes")
-    config.threads = 0 if threads is None else _integer(threads, "threads", minimum=1)
+    config.passes = integer(passes, "passes")
+    config.threads = 0 if threads is None else integer(threads, "threads", minimum=1)
     config.validate()
     return config
 
@@ -249,16 +250,16 @@ def _prune_amounts(amounts: PruneAmounts) -> dict[str, float]:
                 f"prune_amounts: unknown layer groups {sorted(unknown, key=repr)}; "
                 f"expected {', '.join(LAYER_GROUPS)}"
             )
-        return {group: _number(amounts.get(group, 0.0), "prune_amounts") for group in LAYER_GROUPS}
+        return {group: number(amounts.get(group, 0.0), "prune_amounts") for group in LAYER_GROUPS}
     if isinstance(amounts, str) or not isinstance(amounts, Sequence):
-        value = _number(amounts, "prune_amounts")
+        value = number(amounts, "prune_amounts")
         return dict.fromkeys(LAYER_GROUPS, value)
     if len(amounts) != len(LAYER_GROUPS):
         raise ValueError(
             f"prune_amounts needs {len(LAYER_GROUPS)} values ({', '.join(LAYER_GROUPS)}), "
             f"got {len(amounts)}"
         )
-    return {g: _number(a, "prune_amounts") for g, a in zip(LAYER_GROUPS, amounts, strict=True)}
+    return {g: number(a, "prune_amounts") for g, a in zip(LAYER_GROUPS, amounts, strict=True)}
 
 
 def _native_callback(callback: Callable[[EpochRecord], None] | None) -> Any:
@@ -324,17 +325,3 @@ def _image_set(value: DataLike, what: str) -> datasets.ImageSet:
         return datasets.from_numpy(value)
     except TypeError as error:
         raise TypeError(f"{what}: {error}") from None
-
-
-def _integer(value: Any, name: str, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    return float(value)

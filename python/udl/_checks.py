@@ -1,0 +1,23 @@
+"""Argument checks shared by the public functions: a TypeError or ValueError that names the
+argument, before anything reaches the native core."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+
+def integer(value: Any, name: str, minimum: int | None = None) -> int:
+    """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def number(value: Any, name: str) -> float:
+    """A float from any real number (NumPy's included); TypeError for bools and the rest."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
