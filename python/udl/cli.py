@@ -73,8 +73,17 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated: val_loss, then latent_dim and/or minutes for a Pareto front",
     )
     tune.add_argument("--n-jobs", type=int, default=1, help="trials at once in this process")
+    tune.add_argument(
+        "--threads", type=int, help="LibTorch threads per trial (default: cores / n-jobs)"
+    )
     tune.add_argument("--timeout", type=float, help="stop starting trials after SECONDS")
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds sampler and training; give workers that start a shared study together "
+        "their own seeds",
+    )
     tune.add_argument("--no-figures", action="store_true", help="do not write the PNG figures")
     return parser
 
@@ -140,17 +149,19 @@ def _train_cae(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     import udl
 
+    if args.subset is not None and args.subset < 2:
+        raise ValueError(f"--subset must be >= 2, got {args.subset}")  # before loading
     data = udl.datasets.load(args.dataset, args.data_dir)
     train = data.train
     if args.subset is not None:
-        if args.subset < 2:
-            raise ValueError(f"--subset must be >= 2, got {args.subset}")
         train = udl.datasets.from_numpy(train.images[: args.subset], train.labels[: args.subset])
     name = args.study_name or args.search
     run_dir = args.out or Path("runs") / name
     fixed = {"epochs": args.epochs}
     if args.batch_size is not None:
         fixed["batch_size"] = args.batch_size
+    if args.threads is not None:
+        fixed["threads"] = args.threads
 
     def report(study: object, trial: Any) -> None:
         value = "-" if trial.values is None else ", ".join(f"{v:.5f}" for v in trial.values)

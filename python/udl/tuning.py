@@ -10,17 +10,23 @@ one study by name.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import logging
 import math
 import os
+import signal
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
@@ -164,16 +170,19 @@ def tune(
             space function (trial, input_shape) -> TrialPlan.
         n_trials: finished (complete or pruned) trials the study should hold; a resumed
             study runs only the rest. Default: the search's own count.
-        folds: k-fold cross-validation per trial (default: the search's; None: one split).
+        folds: k >= 2 for k-fold cross-validation per trial (default: the search's own;
+            report000 and a search space function use one validation split).
         storage: None for a journal file `study.journal` in `run_dir`; a file path for a
             journal there; or an Optuna storage URL (`postgresql://...` gets heartbeats and
-            retries of trials whose worker died).
+            retries of trials whose worker died; psycopg 3 serves it when psycopg2 is missing).
         study_name: the study to create or join (default: the search's name, or "udl").
         run_dir: the run's folder (default `runs/<study_name>`).
         pruner: "median" (default), "hyperband", "none", or an Optuna pruner. Single split:
             the validation loss of every epoch is reported at step = epoch. With k folds:
-            after fold i the mean of the best validation losses of folds 0..i is reported at
-            step i. Multi-objective studies cannot prune.
+            after each fold i but the last, the mean of the best validation losses of folds
+            0..i is reported at step i (steps 0..k-2). A non-finite loss is not reported (a
+            diverged trial is pruned with its stop reason). Multi-objective studies cannot
+            prune.
         sampler: an Optuna sampler (default: TPE; GridSampler for a grid search; NSGA-II
             for several objectives), seeded by `seed`.
         objectives: ("val_loss",), or with "latent_dim" and/or "minutes" for a
@@ -182,16 +191,26 @@ def tune(
         latent_penalty: added to the loss per latent dimension (report 001: 1e-2).
         n_jobs: trials run at once in this process, each with its share of the cores.
         timeout: stop starting trials after this many seconds.
-        seed: seeds the sampler and every trial's training.
+        seed: seeds the sampler and every trial's training. A study that already holds
+            trials (resumed, or joined by another worker) seeds the sampler with `seed` and
+            its number of trials, so that it does not draw the first trials' parameters
+            again; workers that start a shared study at the same time need their own seeds.
         callback: called by Optuna after each trial with (study, frozen_trial).
         **training: fixed training parameters for every trial (epochs, batch_size, ...);
             a parameter the search space sets wins over them.
+
+    Every trial records the user attributes val_loss, val_mse, minutes, latent_dim and
+    stop_reason; a failed trial records fail_reason, a pruned one prune_reason. Ctrl-C
+    (with n_jobs=1 in the main thread) stops the running trial, which is stored as FAIL,
+    and raises KeyboardInterrupt; between trials it waits for the storage to be written.
 
     Returns:
         A TuneResult.
 
     Raises:
         ValueError: for an unknown search, pruner or objective, or bad fixed parameters.
+        TypeError: for a fixed parameter `udl.train_autoencoder` does not take, or when a
+            search space returns something other than a TrialPlan (that trial is FAIL).
     """
     preset = _search(search)
     name = study_name or (search if isinstance(search, str) else "udl")
@@ -206,6 +225,7 @@ def tune(
     folds = preset.folds if folds is None else integer(folds, "folds", minimum=2)
     target = integer(preset.n_trials if n_trials is None else n_trials, "n_trials", minimum=1)
     n_jobs = integer(n_jobs, "n_jobs", minimum=1)
+    study_pruner = _pruner(pruner) if len(objectives) == 1 else optuna.pruners.NopPruner()
     if time_penalty is None:
         time_penalty = preset.time_penalty
     if latent_penalty is None:
@@ -222,25 +242,31 @@ def tune(
         load_if_exists=True,
         directions=["minimize"] * len(objectives),
         sampler=sampler or _default_sampler(preset, len(objectives), seed),
-        pruner=_pruner(pruner) if len(objectives) == 1 else optuna.pruners.NopPruner(),
+        pruner=study_pruner,
     )
+    existing = len(study.get_trials(deepcopy=False))
+    if sampler is None and existing:
+        # Seeded as for a new study, the sampler would draw the first trials' parameters again.
+        mixed = int(np.random.SeedSequence([seed, existing]).generate_state(1)[0])
+        study.sampler = _default_sampler(preset, len(objectives), mixed)
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     remaining = target - finished
     if finished:
         log.info("study %r holds %d finished trials; running %d more", name, finished, remaining)
     objective = _Objective(train_set, preset.space, folds, objectives, penalties, training)
     if remaining > 0:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=timeout,
-            n_jobs=n_jobs,
-            catch=(ValueError, RuntimeError),
-            callbacks=[
-                optuna.study.MaxTrialsCallback(target, states=FINISHED),
-                *([callback] if callback else []),
-            ],
-        )
+        with _interrupts_inside_trials(objective, n_jobs):
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout,
+                n_jobs=n_jobs,
+                catch=(ValueError, RuntimeError),
+                callbacks=[
+                    optuna.study.MaxTrialsCallback(target, states=FINISHED),
+                    *([callback] if callback else []),
+                ],
+            )
     return TuneResult(study, run_dir, train_set, preset.space, objective.fixed)
 
 
@@ -250,17 +276,29 @@ def make_storage(
     """The storage `tune` uses for `storage` (see its Args)."""
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage
+    if storage is not None:
+        storage = os.fspath(storage)
     if storage is None or "://" not in storage:
         path = Path(run_dir) / "study.journal" if storage is None else Path(storage)
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
+    if (
+        storage.startswith("postgresql://")
+        and importlib.util.find_spec("psycopg2") is None
+        and importlib.util.find_spec("psycopg") is not None
+    ):
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; the `postgresql` extra installs
+        # psycopg (3).
+        storage = "postgresql+psycopg://" + storage.removeprefix("postgresql://")
     if storage.startswith(("postgresql", "mysql")):
-        return RDBStorage(
-            storage,
-            heartbeat_interval=10,
-            grace_period=30,
-            heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=3),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are "experimental"
+            return RDBStorage(
+                storage,
+                heartbeat_interval=10,
+                grace_period=30,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+            )
     return RDBStorage(storage)
 
 
@@ -323,8 +361,26 @@ class _Objective:
         self.objectives = objectives
         self.time_penalty, self.latent_penalty = penalties
         self.fixed = fixed
+        self.inside = False  # a trial is running (see _interrupts_inside_trials)
+        self.interrupted = False  # Ctrl-C came between trials
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        self.inside = True
+        try:
+            if self.interrupted:
+                raise KeyboardInterrupt
+            return self._evaluate(trial)
+        except optuna.TrialPruned as pruned:
+            trial.set_user_attr("prune_reason", str(pruned))
+            raise
+        except BaseException as error:  # KeyboardInterrupt too: Optuna stores the trial FAIL
+            reason = type(error).__name__ + (f": {error}" if str(error) else "")
+            trial.set_user_attr("fail_reason", reason)
+            raise
+        finally:
+            self.inside = False
+
+    def _evaluate(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
             plan = self.space(trial, self.train_set.image_shape)
         except InvalidArchitecture as error:
@@ -346,6 +402,7 @@ class _Objective:
             val_loss, val_mse, seconds = result.mean_val_loss, result.mean_val_mse, result.seconds
             stop_reasons = [f.stop_reason for f in result.folds]
         minutes = seconds / 60
+        trial.set_user_attr("val_loss", val_loss)
         trial.set_user_attr("val_mse", val_mse)
         trial.set_user_attr("minutes", minutes)
         trial.set_user_attr("latent_dim", plan.spec.latent_dim)
@@ -364,21 +421,55 @@ class _Objective:
         fold_best: dict[int, float] = {}
 
         def report(record: EpochRecord) -> None:
+            # A NaN would make the pruner prune a diverged trial before its stop reason is
+            # recorded; training stops by itself when the loss diverges.
             if record.fold is None:
-                trial.report(record.val_loss, record.epoch)
-            else:
-                if record.fold not in fold_best and record.fold > 0:
-                    done = [fold_best[f] for f in range(record.fold)]
-                    trial.report(sum(done) / len(done), record.fold - 1)
+                if math.isfinite(record.val_loss):
+                    trial.report(record.val_loss, record.epoch)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+                return
+            if record.fold not in fold_best and record.fold > 0:
+                mean = sum(fold_best[f] for f in range(record.fold)) / record.fold
+                if math.isfinite(mean):
+                    trial.report(mean, record.fold - 1)
                     if trial.should_prune():
                         raise optuna.TrialPruned(f"pruned after fold {record.fold - 1}")
-                previous = fold_best.get(record.fold, math.inf)
-                fold_best[record.fold] = min(previous, record.val_loss)
-                return
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+            if math.isfinite(record.val_loss):
+                fold_best[record.fold] = min(fold_best.get(record.fold, math.inf), record.val_loss)
+            else:
+                fold_best.setdefault(record.fold, math.inf)
 
         return report
+
+
+@contextlib.contextmanager
+def _interrupts_inside_trials(objective: _Objective, n_jobs: int) -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt inside a trial's objective only, where Optuna stores
+    the trial as FAIL. Between trials (asking, telling, storage writes, callbacks) it is held
+    until the next trial starts or the study ends: raised there, it would leave the trial
+    just created RUNNING for ever in a journal storage. Only with one job, in the main
+    thread, and while Python's own SIGINT handler is installed."""
+    if (
+        n_jobs != 1
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if objective.inside:
+            raise KeyboardInterrupt
+        objective.interrupted = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if objective.interrupted:
+        raise KeyboardInterrupt
 
 
 def _search(search: str | Search | SearchSpace) -> Search:
