@@ -47,14 +47,13 @@ def main() -> None:
                     epochs=args.epochs,
                 )
                 seconds = time.perf_counter() - start
-            states = [t.state for t in result.study.trials]
+                # Read the journal before its folder goes.
+                states = [t.state for t in result.study.trials]
+                best = result.best_value
             complete = states.count(optuna.trial.TrialState.COMPLETE)
             pruned = states.count(optuna.trial.TrialState.PRUNED)
             rows[pruner, n_jobs] = seconds
-            print(
-                f"{pruner:8s} {n_jobs:4d} {seconds:8.1f} {complete:8d} {pruned:6d} "
-                f"{result.best_value:8.5f}"
-            )
+            print(f"{pruner:8s} {n_jobs:4d} {seconds:8.1f} {complete:8d} {pruned:6d} {best:8.5f}")
     print(f"pruning saves {1 - rows['median', 1] / rows['none', 1]:.0%} of the time (1 job)")
     print(f"2 jobs: {rows['none', 1] / rows['none', 2]:.2f}x faster without pruning")
 
