@@ -39,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     cae.add_argument("--epochs", type=int, default=10, help="maximum number of epochs")
     cae.add_argument("--seed", type=int, default=0, help="seeds weights, split and shuffling")
     cae.add_argument("--patience", type=int, default=5, help="early-stopping patience")
-    cae.add_argument("--threads", type=int, default=None, help="default: all cores")
+    cae.add_argument(
+        "--threads",
+        type=int,
+        default=argparse.SUPPRESS,  # None would print "(default: None)"
+        help="LibTorch threads (default: all cores)",
+    )
     cae.add_argument("--save", type=Path, help="write the trained model to this file")
 
     tune = commands.add_parser(
@@ -74,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--n-jobs", type=int, default=1, help="trials at once in this process")
     tune.add_argument(
-        "--threads", type=int, help="LibTorch threads per trial (default: cores / n-jobs)"
+        "--threads",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="LibTorch threads per trial (default: cores / n-jobs)",
     )
     tune.add_argument("--timeout", type=float, help="stop starting trials after SECONDS")
     tune.add_argument(
@@ -129,7 +137,7 @@ def _train_cae(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             seed=args.seed,
             patience=args.patience,
-            threads=args.threads,
+            threads=getattr(args, "threads", None),
             callback=report,
         )
     except KeyboardInterrupt:
@@ -160,7 +168,7 @@ def _tune(args: argparse.Namespace) -> int:
     fixed = {"epochs": args.epochs}
     if args.batch_size is not None:
         fixed["batch_size"] = args.batch_size
-    if args.threads is not None:
+    if hasattr(args, "threads"):
         fixed["threads"] = args.threads
 
     def report(study: object, trial: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,31 +162,14 @@ def train_autoencoder(
             that do not fit `spec`.
         TypeError: for data of an unsupported type.
     """
+    arguments = locals()  # the parameters alone, before any other name is bound
     train_set, test_set = _resolve_data(data, test)
     if tuple(train_set.image_shape) != tuple(spec.input_shape):
         raise ValueError(
             f"the architecture takes {spec.input_shape} images, the data has "
             f"{train_set.image_shape}"
         )
-    config = _train_config(
-        loss=loss,
-        optimizer=optimizer,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        batch_size=batch_size,
-        epochs=epochs,
-        seed=seed,
-        val_fraction=val_fraction,
-        early_stopping=early_stopping,
-        patience=patience,
-        min_delta=min_delta,
-        restore_best=restore_best,
-        prune_every=prune_every,
-        prune_amounts=prune_amounts,
-        passes=passes,
-        threads=threads,
-    )
+    config = _train_config(**{name: arguments[name] for name in _TRAINING_DEFAULTS})
     model = Autoencoder(spec, seed=seed)
     native = _C.train_autoencoder(
         model._model,
@@ -197,45 +181,40 @@ def train_autoencoder(
     return TrainResult(model=model, **_result_fields(native))
 
 
-def _train_config(
-    *,
-    loss: str = "mse",
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 256,
-    epochs: int = 10,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    early_stopping: bool = True,
-    patience: int = 5,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    prune_every: int = 0,
-    prune_amounts: PruneAmounts = 0.0,
-    passes: int = 1,
-    threads: int | None = None,
-) -> Any:
-    """The native TrainConfig of `train_autoencoder`'s parameters, validated."""
+#: train_autoencoder's training parameters and their defaults: all its keyword-only
+#: parameters but the data and the hook.
+_TRAINING_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(train_autoencoder).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("test", "callback")
+}
+
+
+def _train_config(**training: Any) -> Any:
+    """The native TrainConfig of `train_autoencoder`'s training parameters, validated; those
+    not given take `train_autoencoder`'s defaults (its signature holds them, once)."""
+    for name in training:
+        if name not in _TRAINING_DEFAULTS:
+            raise TypeError(f"train_autoencoder() got an unexpected keyword argument {name!r}")
+    p = {**_TRAINING_DEFAULTS, **training}
     config = _C.TrainConfig()
-    config.loss = loss
-    config.optimizer = optimizer
-    config.learning_rate = number(lr, "lr")
-    config.momentum = number(momentum, "momentum")
-    config.weight_decay = number(weight_decay, "weight_decay")
-    config.batch_size = integer(batch_size, "batch_size")
-    config.epochs = integer(epochs, "epochs")
-    config.seed = integer(seed, "seed", minimum=0)
-    config.val_fraction = number(val_fraction, "val_fraction")
-    config.early_stopping = bool(early_stopping)
-    config.patience = integer(patience, "patience")
-    config.min_delta = number(min_delta, "min_delta")
-    config.restore_best = bool(restore_best)
-    config.prune_every = integer(prune_every, "prune_every")
-    config.prune_amounts = _prune_amounts(prune_amounts)
-    config.passes = integer(passes, "passes")
-    config.threads = 0 if threads is None else integer(threads, "threads", minimum=1)
+    config.loss = p["loss"]
+    config.optimizer = p["optimizer"]
+    config.learning_rate = number(p["lr"], "lr")
+    config.momentum = number(p["momentum"], "momentum")
+    config.weight_decay = number(p["weight_decay"], "weight_decay")
+    config.batch_size = integer(p["batch_size"], "batch_size")
+    config.epochs = integer(p["epochs"], "epochs")
+    config.seed = integer(p["seed"], "seed", minimum=0)
+    config.val_fraction = number(p["val_fraction"], "val_fraction")
+    config.early_stopping = bool(p["early_stopping"])
+    config.patience = integer(p["patience"], "patience")
+    config.min_delta = number(p["min_delta"], "min_delta")
+    config.restore_best = bool(p["restore_best"])
+    config.prune_every = integer(p["prune_every"], "prune_every")
+    config.prune_amounts = _prune_amounts(p["prune_amounts"])
+    config.passes = integer(p["passes"], "passes")
+    config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
     config.validate()
     return config
 
