@@ -198,7 +198,8 @@ def test_a_killed_workers_trial_is_retried(
     period against the server's clock, so the test waits seconds, not make_storage's 30 s."""
     killed = _worker(
         postgres_url, study_name, tmp_path / "killed",
-        "--subset", "1000", "--epochs", "3", "--pruner", "none", "--trials", "50",
+        # 20 epochs: each trial runs for seconds, so the kill lands inside one.
+        "--subset", "1000", "--epochs", "20", "--pruner", "none", "--trials", "50",
     )  # fmt: skip
     with contextlib.ExitStack() as stack:
         watcher = stack.enter_context(_storage(postgres_url))
@@ -213,7 +214,7 @@ def test_a_killed_workers_trial_is_retried(
         while not study.get_trials(states=(TrialState.RUNNING,)):
             assert time.monotonic() < deadline, "no trial started after the first one"
             time.sleep(0.05)
-        time.sleep(0.5)  # well inside the next trial (about 1 to 2 s), after its heartbeat
+        time.sleep(0.5)  # well inside the next trial (seconds long), after its heartbeat
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=10)
         assert killed.returncode == -signal.SIGKILL
@@ -233,7 +234,8 @@ def test_a_killed_workers_trial_is_retried(
         )  # fmt: skip
         trials = result.study.trials
     by_number = {t.number: t for t in trials}
-    assert all(t.state in (*FINISHED, TrialState.FAIL) for t in trials)
+    states = [(t.number, t.state.name, t.system_attrs) for t in trials]
+    assert all(t.state in (*FINISHED, TrialState.FAIL) for t in trials), states
     assert by_number[dead.number].state == TrialState.FAIL  # its reason: the retry below
     assert sum(t.state in FINISHED for t in trials) == done + 2
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
