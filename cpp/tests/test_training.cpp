@@ -74,7 +74,7 @@ TEST(Training, RestoresTheBestEpochsWeights) {
   EXPECT_LT(result.best_epoch, static_cast<int64_t>(result.history.size()));
   EXPECT_DOUBLE_EQ(result.best_val_loss, best);
   const auto split = udl::split_train_validation(data, config.val_fraction, config.seed);
-  EXPECT_NEAR(udl::evaluate(model, split.validation, udl::LossKind::kMse, 1, 32).loss, best, 1e-7);
+  EXPECT_NEAR(udl::evaluate(model, split.validation, config).loss, best, 1e-7);
 }
 
 TEST(Training, EarlyStoppingEndsTheRun) {
@@ -175,13 +175,14 @@ TEST(Training, OnePassIsThePlainLossAndMorePassesAddUp) {
     const torch::Tensor plain = loss == udl::LossKind::kMse
                                     ? torch::mse_loss(torch::sigmoid(logits), images)
                                     : torch::binary_cross_entropy(torch::sigmoid(logits), images);
-    EXPECT_TRUE(torch::allclose(udl::autoencoding_loss(model, images, loss, 1), plain, 1e-5));
+    EXPECT_TRUE(
+        torch::allclose(udl::autoencoding_loss(model, images, images, loss, 1), plain, 1e-5));
     const torch::Tensor second = model->forward(torch::sigmoid(logits));
     const torch::Tensor two =
         loss == udl::LossKind::kMse
             ? plain + torch::mse_loss(torch::sigmoid(second), images)
             : plain + torch::binary_cross_entropy(torch::sigmoid(second), images);
-    EXPECT_TRUE(torch::allclose(udl::autoencoding_loss(model, images, loss, 2), two, 1e-5));
+    EXPECT_TRUE(torch::allclose(udl::autoencoding_loss(model, images, images, loss, 2), two, 1e-5));
   }
 }
 

@@ -5,13 +5,11 @@
 #include <string>
 
 #include "udl/architecture.h"
+#include "udl/model_file.h"
 #include "udl/pruning.h"
 #include "udl/torch_api.h"
 
 namespace udl {
-
-// Version of the model file format; a file of another version is refused on load.
-inline constexpr int64_t kModelFormatVersion = 1;
 
 class AutoencoderImpl : public torch::nn::Module {
  public:
@@ -39,10 +37,6 @@ class AutoencoderImpl : public torch::nn::Module {
     std::shared_ptr<torch::nn::Module> layer;
     std::string mask_name;
   };
-  // Appends a conv or linear layer to `stage` and registers its pruning mask.
-  template <typename Layer>
-  void add_prunable(torch::nn::Sequential& stage, Layer layer, LayerGroup group);
-
   AutoencoderSpec spec_;
   torch::nn::Sequential encoder_{nullptr};
   torch::nn::Sequential decoder_{nullptr};

@@ -10,35 +10,28 @@
 #include <vector>
 
 #include "udl/autoencoder.h"
+#include "udl/corruption.h"
 #include "udl/early_stopping.h"
 #include "udl/image_set.h"
 #include "udl/pruning.h"
+#include "udl/training_loop.h"
 
 namespace udl {
 
 enum class LossKind { kMse, kBce };
-enum class OptimizerKind { kAdam, kSgd };
 
-// Parse user-facing names ("mse", "bce"; "adam", "sgd"); throw InvalidArgument otherwise.
+// Parses "mse" or "bce"; throws InvalidArgument otherwise.
 LossKind parse_loss(const std::string& name);
-OptimizerKind parse_optimizer(const std::string& name);
 
-struct TrainConfig {
+struct TrainConfig : LoopConfig {
   LossKind loss = LossKind::kMse;
-  OptimizerKind optimizer = OptimizerKind::kAdam;
-  double learning_rate = 1e-3;
-  double momentum = 0.9;  // SGD only
-  double weight_decay = 0.0;
-  int64_t batch_size = 256;
-  int64_t epochs = 10;
-  uint64_t seed = 0;
-  double val_fraction = 0.2;
-  EarlyStoppingConfig early_stopping;
   PruningConfig pruning;
   // Iterative autoencoding (report 001): the loss sums the reconstruction errors of passes
   // 1..n, each pass encoding the previous reconstruction, all compared with the input.
   int64_t passes = 1;
-  int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
+  // Denoising (reports 003, 004): the model sees corrupted images and is scored against
+  // the clean ones. Validation and test corruptions are seeded, the same every epoch.
+  CorruptionConfig corruption;
 };
 
 // Throws InvalidArgument naming the first out-of-range field.
@@ -55,10 +48,15 @@ struct EpochStats {
   std::array<double, kLayerGroups> sparsity{};  // masked fraction per LayerGroup
 };
 
-// Hooks into the loop. Both may throw; the exception stops training and propagates.
-struct TrainHooks {
-  std::function<void(const EpochStats&)> on_epoch;  // after each epoch
-  std::function<void()> poll_interrupt;             // between batches, for Ctrl-C
+using TrainHooks = LoopHooks<EpochStats>;
+
+// How well a denoiser does on the test set: its input and its output against the clean
+// images.
+struct DenoisingScores {
+  double corrupted_mse = 0.0;
+  double denoised_mse = 0.0;
+  double corrupted_psnr = 0.0;  // dB, mean over images
+  double denoised_psnr = 0.0;
 };
 
 struct TrainResult {
@@ -71,6 +69,7 @@ struct TrainResult {
   std::string stop_reason;          // "completed", "early stopping", or "diverged at epoch E"
   std::optional<double> test_loss;  // in the training loss
   std::optional<double> test_mse;
+  std::optional<DenoisingScores> test_denoising;  // with a test set and a corruption
 };
 
 // Trains `model` on `data` (a seeded split into training and validation), evaluating on
@@ -85,17 +84,25 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
                                        const TrainConfig& config, const TrainHooks& hooks = {},
                                        int64_t fold = -1);
 
-// The training loss of one batch: the reconstruction error of `passes` passes summed.
-// If `first_logits` is given it receives the first pass's logits.
-torch::Tensor autoencoding_loss(Autoencoder& model, const torch::Tensor& images, LossKind loss,
-                                int64_t passes, torch::Tensor* first_logits = nullptr);
+// The training loss of one batch: the reconstruction error against `target` of `passes`
+// passes summed, the first encoding `input`. If `first_logits` is given it receives the
+// first pass's logits.
+torch::Tensor autoencoding_loss(Autoencoder& model, const torch::Tensor& input,
+                                const torch::Tensor& target, LossKind loss, int64_t passes,
+                                torch::Tensor* first_logits = nullptr);
 
 struct Evaluation {
   double loss = 0.0;  // the training loss (summed over passes)
   double mse = 0.0;   // of the first pass
 };
-// Mean losses over `set`, in batches, without gradients, in eval mode.
-Evaluation evaluate(Autoencoder& model, const ImageSet& set, LossKind loss, int64_t passes,
-                    int64_t batch_size);
+// Mean losses over `set`, in batches, without gradients, in eval mode; with the config's
+// corruption (if any) drawn from a generator seeded with `corruption_seed`.
+Evaluation evaluate(Autoencoder& model, const ImageSet& set, const TrainConfig& config,
+                    uint64_t corruption_seed = 0);
+
+// Corrupts `set` (seeded) and scores the corrupted and the denoised images against it.
+DenoisingScores evaluate_denoising(Autoencoder& model, const ImageSet& set,
+                                   const CorruptionConfig& corruption, uint64_t seed,
+                                   int64_t batch_size = 1024);
 
 }  // namespace udl

@@ -1,0 +1,41 @@
+// What every native training loop shares: the optimizer settings, the data split, early
+// stopping, threads, and the hooks that report epochs and poll for interrupts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "udl/early_stopping.h"
+
+namespace udl {
+
+enum class OptimizerKind { kAdam, kSgd };
+
+// Parses "adam" or "sgd"; throws InvalidArgument otherwise.
+OptimizerKind parse_optimizer(const std::string& name);
+
+struct LoopConfig {
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double learning_rate = 1e-3;
+  double momentum = 0.9;  // SGD only
+  double weight_decay = 0.0;
+  int64_t batch_size = 256;
+  int64_t epochs = 10;
+  uint64_t seed = 0;
+  double val_fraction = 0.2;
+  EarlyStoppingConfig early_stopping;
+  int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
+};
+
+// Throws InvalidArgument naming the first out-of-range field.
+void validate(const LoopConfig& config);
+
+// Hooks into a loop. Both may throw; the exception stops training and propagates.
+template <typename Stats>
+struct LoopHooks {
+  std::function<void(const Stats&)> on_epoch;  // after each epoch
+  std::function<void()> poll_interrupt;        // between batches, for Ctrl-C
+};
+
+}  // namespace udl

@@ -1,0 +1,64 @@
+#include "udl/training_loop.h"
+
+#include "epoch_loop.h"
+#include "udl/errors.h"
+
+namespace udl {
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "adam") return OptimizerKind::kAdam;
+  if (name == "sgd") return OptimizerKind::kSgd;
+  throw InvalidArgument("unknown optimizer '" + name + "' (expected 'adam' or 'sgd')");
+}
+
+void validate(const LoopConfig& config) {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw InvalidArgument(message);
+  };
+  require(std::isfinite(config.learning_rate) && config.learning_rate > 0,
+          "lr (learning rate) must be > 0, got " + std::to_string(config.learning_rate));
+  require(std::isfinite(config.momentum) && config.momentum >= 0 && config.momentum < 1,
+          "momentum must be in [0, 1), got " + std::to_string(config.momentum));
+  require(std::isfinite(config.weight_decay) && config.weight_decay >= 0,
+          "weight_decay must be >= 0, got " + std::to_string(config.weight_decay));
+  require(config.batch_size > 0,
+          "batch_size must be > 0, got " + std::to_string(config.batch_size));
+  require(config.epochs > 0, "epochs must be > 0, got " + std::to_string(config.epochs));
+  require(config.val_fraction > 0 && config.val_fraction < 1,
+          "val_fraction must be in (0, 1), got " + std::to_string(config.val_fraction));
+  require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
+  EarlyStopping{config.early_stopping};  // validates patience and min_delta
+}
+
+namespace detail {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> parameters,
+                                                        const LoopConfig& config) {
+  if (config.optimizer == OptimizerKind::kSgd) {
+    return std::make_unique<torch::optim::SGD>(std::move(parameters),
+                                               torch::optim::SGDOptions(config.learning_rate)
+                                                   .momentum(config.momentum)
+                                                   .weight_decay(config.weight_decay));
+  }
+  return std::make_unique<torch::optim::Adam>(
+      std::move(parameters),
+      torch::optim::AdamOptions(config.learning_rate).weight_decay(config.weight_decay));
+}
+
+std::vector<torch::Tensor> snapshot(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  for (const auto& p : model.parameters()) state.push_back(p.detach().clone());
+  for (const auto& b : model.buffers()) state.push_back(b.detach().clone());
+  return state;
+}
+
+void restore(torch::nn::Module& model, const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& p : model.parameters()) p.copy_(state[i++]);
+  for (auto& b : model.buffers()) b.copy_(state[i++]);
+}
+
+}  // namespace detail
+}  // namespace udl
