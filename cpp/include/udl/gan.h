@@ -1,0 +1,112 @@
+// Generative adversarial networks (reports 000, 003) and a DCGAN: a generator from Gaussian
+// noise to images in [-1, 1] (tanh) and a discriminator to one logit (its sigmoid is the
+// probability of "real"), trained against each other with binary cross-entropy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "udl/image_set.h"
+#include "udl/torch_api.h"
+#include "udl/training_loop.h"
+
+namespace udl {
+
+enum class GanArchitecture {
+  // Report 000: generator noise→256→512→1024→pixels, ReLU, tanh; discriminator
+  // pixels→1024→512→256→1, ReLU and dropout 0.3.
+  kFullyConnected,
+  // Report 003: two hidden layers each (256, 512 / 512, 256), LeakyReLU(0.2) and dropout 0.5
+  // in both networks.
+  kFullyConnectedLeaky,
+  // Radford et al.: generator linear→128×H/4×W/4, BN, ReLU, two stride-2 transposed convs
+  // (k4) with BN and ReLU between, tanh; discriminator two stride-2 convs (k4, 64 and 128
+  // channels) with LeakyReLU(0.2) and BN, then linear→1. Needs H and W divisible by 4.
+  kDcgan,
+};
+// Parses "fc", "fc_leaky" or "dcgan"; throws InvalidArgument otherwise.
+GanArchitecture parse_gan_architecture(const std::string& name);
+const char* gan_architecture_name(GanArchitecture architecture);
+
+struct GanSpec {
+  GanArchitecture architecture = GanArchitecture::kFullyConnected;
+  std::vector<int64_t> image_shape{1, 28, 28};
+  int64_t noise_dim = 100;
+};
+// Throws InvalidArgument for non-positive sizes or a DCGAN image size not divisible by 4.
+void validate(const GanSpec& spec);
+
+class GanImpl : public torch::nn::Module {
+ public:
+  GanImpl(GanSpec spec, uint64_t seed);
+
+  // Noise N×noise_dim to images N×C×H×W in [-1, 1].
+  torch::Tensor generate(const torch::Tensor& noise);
+  // Images in [-1, 1] to logits N.
+  torch::Tensor discriminate(const torch::Tensor& images);
+
+  std::vector<torch::Tensor> generator_parameters() { return generator_->parameters(); }
+  std::vector<torch::Tensor> discriminator_parameters() { return discriminator_->parameters(); }
+  const GanSpec& spec() const { return spec_; }
+
+ private:
+  GanSpec spec_;
+  torch::nn::Sequential generator_{nullptr};
+  torch::nn::Sequential discriminator_{nullptr};
+};
+TORCH_MODULE(Gan);
+
+struct GanConfig {
+  double learning_rate = 2e-4;  // report 000: 1e-4
+  double beta1 = 0.5;           // Adam's; 0.5 is the DCGAN setting, 0.9 Adam's default
+  double beta2 = 0.999;
+  int64_t batch_size = 64;
+  int64_t epochs = 10;
+  uint64_t seed = 0;
+  int threads = 0;
+  // Epochs after which the generator's images of one fixed noise batch are kept.
+  std::vector<int64_t> sample_epochs;
+  int64_t sample_count = 64;
+};
+// Throws InvalidArgument naming the first out-of-range field.
+void validate(const GanConfig& config);
+
+struct GanEpochStats {
+  int64_t epoch = 0;
+  double generator_loss = 0.0;      // mean over batches
+  double discriminator_loss = 0.0;  // BCE on the real batch + BCE on the fake batch
+  double real_score = 0.0;          // mean D(x): the discriminator's belief in real images
+  double fake_score = 0.0;          // mean D(G(z)) before the generator's step
+  double seconds = 0.0;
+};
+
+struct GanTrainResult {
+  std::vector<GanEpochStats> history;
+  std::vector<std::pair<int64_t, torch::Tensor>> samples;  // (epoch, images in [0,1])
+  double seconds = 0.0;
+  std::string stop_reason;  // "completed" or "diverged at epoch E"
+};
+
+using GanHooks = LoopHooks<GanEpochStats>;
+
+// One discriminator step (its optimizer only) on real images in [-1, 1] and the
+// generator's images of `noise`; returns its loss and writes the mean scores.
+double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer,
+                          const torch::Tensor& real, const torch::Tensor& noise,
+                          double* real_score = nullptr, double* fake_score = nullptr);
+// One generator step (its optimizer only): make D call the generator's images real.
+double generator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& noise);
+
+// Trains on the images of `data` (labels ignored), scaled to [-1, 1].
+GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& config,
+                         const GanHooks& hooks = {});
+
+// `count` images in [0, 1] from noise drawn with `seed`, in eval mode (no dropout).
+torch::Tensor gan_generate(Gan& model, int64_t count, uint64_t seed);
+
+void save_gan(Gan& model, const std::string& path);
+Gan load_gan(const std::string& path);
+
+}  // namespace udl

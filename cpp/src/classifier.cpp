@@ -1,0 +1,283 @@
+#include "udl/classifier.h"
+
+#include <chrono>
+#include <sstream>
+
+#include "epoch_loop.h"
+#include "udl/errors.h"
+#include "udl/layers.h"
+#include "udl/model_file.h"
+
+namespace udl {
+namespace {
+
+// Runs the modules of `stage` in order, leaving out its last `skip` modules.
+torch::Tensor run_stage(torch::nn::Sequential& stage, torch::Tensor x, size_t skip) {
+  const size_t n = stage->size() - skip;
+  size_t i = 0;
+  for (auto& module : *stage) {
+    if (i++ == n) break;
+    x = module.forward(x);
+  }
+  return x;
+}
+
+bool same_encoder(const AutoencoderSpec& a, const AutoencoderSpec& b) {
+  if (a.input_shape != b.input_shape || a.hidden_widths != b.hidden_widths ||
+      a.latent_dim != b.latent_dim || a.conv_layers.size() != b.conv_layers.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.conv_layers.size(); ++i) {
+    const ConvLayerSpec& x = a.conv_layers[i];
+    const ConvLayerSpec& y = b.conv_layers[i];
+    if (x.channels != y.channels || x.kernel != y.kernel || x.stride != y.stride ||
+        x.padding != y.padding) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const torch::Tensor& labels_of(const ImageSet& set, int64_t classes, const char* what) {
+  if (!set.labels()) throw InvalidArgument(std::string(what) + " has no labels");
+  const torch::Tensor& labels = *set.labels();
+  if (labels.max().item<int64_t>() >= classes) {
+    throw InvalidArgument(std::string(what) + " has label " +
+                          std::to_string(labels.max().item<int64_t>()) + " but the classifier has " +
+                          std::to_string(classes) + " classes");
+  }
+  return labels;
+}
+
+}  // namespace
+
+HeadKind parse_head(const std::string& name) {
+  if (name == "linear") return HeadKind::kLinear;
+  if (name == "two_layer") return HeadKind::kTwoLayer;
+  if (name == "none") return HeadKind::kNone;
+  throw InvalidArgument("unknown head '" + name + "' (expected 'linear', 'two_layer' or 'none')");
+}
+
+const char* head_name(HeadKind head) {
+  switch (head) {
+    case HeadKind::kLinear:
+      return "linear";
+    case HeadKind::kTwoLayer:
+      return "two_layer";
+    case HeadKind::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+void validate(const ClassifierSpec& spec) {
+  validate_architecture(spec.encoder);
+  if (spec.classes < 2) {
+    throw InvalidArgument("a classifier needs >= 2 classes, got " + std::to_string(spec.classes));
+  }
+  if (spec.head == HeadKind::kTwoLayer && spec.head_hidden <= 0) {
+    throw InvalidArgument("head_hidden must be > 0, got " + std::to_string(spec.head_hidden));
+  }
+  if (spec.head == HeadKind::kNone && spec.encoder.latent_dim != spec.classes) {
+    throw InvalidArgument("without a head the latent dimension is the class count: latent_dim " +
+                          std::to_string(spec.encoder.latent_dim) + " != " +
+                          std::to_string(spec.classes) + " classes");
+  }
+}
+
+ClassifierImpl::ClassifierImpl(ClassifierSpec spec, uint64_t seed)
+    : spec_(std::move(spec)),
+      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
+  validate(spec_);
+  namespace nn = torch::nn;
+  const ArchitectureShapes shapes = validate_architecture(spec_.encoder);
+  StackOptions options;
+  options.dropout_generator = dropout_generator_;
+  encoder_ = nn::Sequential();
+  append_encoder(encoder_, spec_.encoder, shapes, options,
+                 [this](const std::shared_ptr<nn::Module>& layer, LayerGroup group) {
+                   encoder_layers_.emplace_back(layer, group);
+                 });
+  const int64_t latent = spec_.encoder.latent_dim;
+  head_ = nn::Sequential();
+  switch (spec_.head) {
+    case HeadKind::kLinear:
+      head_->push_back(nn::Linear(latent, spec_.classes));
+      feature_dim_ = latent;
+      break;
+    case HeadKind::kTwoLayer:
+      head_->push_back(nn::Linear(latent, spec_.head_hidden));
+      head_->push_back(nn::ReLU());
+      head_->push_back(nn::Linear(spec_.head_hidden, spec_.classes));
+      feature_dim_ = spec_.head_hidden;
+      break;
+    case HeadKind::kNone:
+      feature_dim_ = spec_.encoder.hidden_widths.empty() ? shapes.flat_features
+                                                         : spec_.encoder.hidden_widths.back();
+      break;
+  }
+  register_module("encoder", encoder_);
+  register_module("head", head_);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  init_like_pytorch(*this, generator);
+}
+
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
+  torch::Tensor x = encoder_->forward(images);
+  if (!head_->is_empty()) x = head_->forward(x);
+  return torch::log_softmax(x, 1);
+}
+
+torch::Tensor ClassifierImpl::features(const torch::Tensor& images) {
+  if (head_->is_empty()) return run_stage(encoder_, images, /*skip=*/1);
+  return run_stage(head_, encoder_->forward(images), /*skip=*/1);
+}
+
+void ClassifierImpl::load_encoder(Autoencoder& source) {
+  if (!same_encoder(source->spec(), spec_.encoder)) {
+    throw InvalidArgument("the autoencoder's encoder (" + describe(source->spec()) +
+                          ") differs from the classifier's (" + describe(spec_.encoder) + ")");
+  }
+  torch::NoGradGuard no_grad;
+  // In order: conv and linear weights and biases; dropout modules hold none.
+  std::vector<torch::Tensor> from;
+  for (const auto& item : source->named_parameters()) {
+    if (item.key().rfind("encoder.", 0) == 0) from.push_back(item.value());
+  }
+  const std::vector<torch::Tensor> to = encoder_->parameters();
+  for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from.at(i));
+}
+
+void ClassifierImpl::freeze_encoder(bool conv, bool linear) {
+  for (const auto& [layer, group] : encoder_layers_) {
+    const bool frozen = group == LayerGroup::kEncoderConv ? conv : linear;
+    for (auto& p : layer->parameters()) p.set_requires_grad(!frozen);
+  }
+}
+
+ClassificationScores evaluate_classifier(Classifier& model, const ImageSet& set,
+                                         int64_t batch_size) {
+  if (batch_size <= 0) throw InvalidArgument("batch size must be > 0");
+  check_image_shape(model->spec().encoder.input_shape, set.images());
+  const int64_t classes = model->spec().classes;
+  const torch::Tensor& labels = labels_of(set, classes, "the evaluation set");
+  torch::NoGradGuard no_grad;
+  model->eval();
+  ClassificationScores scores;
+  scores.confusion = torch::zeros({classes * classes}, torch::kInt64);
+  double loss_sum = 0.0;
+  for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
+    const int64_t end = std::min(set.size(), begin + batch_size);
+    const torch::Tensor log_p = model->forward(set.slice(begin, end));
+    const torch::Tensor truth = labels.slice(0, begin, end);
+    loss_sum += torch::nll_loss(log_p, truth, {}, at::Reduction::Sum).item<double>();
+    scores.confusion.index_add_(0, truth * classes + log_p.argmax(1),
+                                torch::ones({end - begin}, torch::kInt64));
+  }
+  scores.confusion = scores.confusion.view({classes, classes});
+  const double n = static_cast<double>(set.size());
+  scores.loss = loss_sum / n;
+  scores.accuracy = scores.confusion.diagonal().sum().item<double>() / n;
+  return scores;
+}
+
+ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
+                                       const ImageSet* test, const LoopConfig& config,
+                                       const ClassifierHooks& hooks) {
+  const auto run_start = std::chrono::steady_clock::now();
+  validate(config);
+  const ClassifierSpec& spec = model->spec();
+  check_image_shape(spec.encoder.input_shape, data.images());
+  labels_of(data, spec.classes, "the training set");
+  if (test != nullptr) {
+    check_image_shape(spec.encoder.input_shape, test->images());
+    labels_of(*test, spec.classes, "the test set");
+  }
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->parameters()) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
+  const detail::ThreadCountGuard threads(config.threads);
+  const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
+  const torch::Tensor& train_labels = *split.train.labels();
+  auto optimizer = detail::make_optimizer(trainable, config);
+  auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
+
+  int64_t correct = 0;
+  auto train_batch = [&](const torch::Tensor& indices) {
+    const torch::Tensor images = split.train.batch(indices);
+    const torch::Tensor truth = train_labels.index_select(0, indices);
+    optimizer->zero_grad();
+    const torch::Tensor log_p = model->forward(images);
+    torch::Tensor loss = torch::nll_loss(log_p, truth);
+    loss.backward();
+    optimizer->step();
+    correct += log_p.argmax(1).eq(truth).sum().item<int64_t>();
+    return loss.item<double>();
+  };
+  auto run_epoch = [&](int64_t) {
+    model->train();
+    correct = 0;
+    ClassifierEpochStats stats;
+    stats.train_loss = detail::run_shuffled_batches(split.train.size(), config.batch_size,
+                                                    shuffle_generator, hooks.poll_interrupt,
+                                                    train_batch);
+    stats.train_accuracy = static_cast<double>(correct) / static_cast<double>(split.train.size());
+    const ClassificationScores val =
+        evaluate_classifier(model, split.validation, config.batch_size);
+    stats.val_loss = val.loss;
+    stats.val_accuracy = val.accuracy;
+    return stats;
+  };
+  auto outcome = detail::run_epochs<ClassifierEpochStats>(*model, config, hooks, run_epoch);
+
+  ClassifierTrainResult result;
+  result.history = std::move(outcome.history);
+  result.best_epoch = outcome.best_epoch;
+  result.best_val_loss = outcome.best_val_loss;
+  result.stop_reason = outcome.stop_reason;
+  result.seconds = detail::seconds_since(run_start);
+  if (test != nullptr) result.test = evaluate_classifier(model, *test, config.batch_size);
+  return result;
+}
+
+torch::Tensor classify_images(Classifier& model, const torch::Tensor& images,
+                              int64_t batch_size) {
+  check_image_batch(model->spec().encoder.input_shape, images);
+  return infer_in_batches(*model, images, batch_size,
+                          [&](const torch::Tensor& x) { return model->forward(x); });
+}
+
+torch::Tensor image_features(Classifier& model, const torch::Tensor& images, int64_t batch_size) {
+  check_image_batch(model->spec().encoder.input_shape, images);
+  return infer_in_batches(*model, images, batch_size,
+                          [&](const torch::Tensor& x) { return model->features(x); });
+}
+
+void save_classifier(Classifier& model, const std::string& path) {
+  const ClassifierSpec& spec = model->spec();
+  write_model_file(*model, "classifier",
+                   encode_spec(spec.encoder) + ' ' + std::to_string(spec.classes) + ' ' +
+                       head_name(spec.head) + ' ' + std::to_string(spec.head_hidden),
+                   path);
+}
+
+Classifier load_classifier(const std::string& path) {
+  const ModelFile file = read_model_file(path, "classifier");
+  std::istringstream in(file.spec);
+  ClassifierSpec spec;
+  spec.encoder = decode_spec(in, path);
+  std::string head;
+  in >> spec.classes >> head >> spec.head_hidden;
+  if (!in) throw DataFormatError(path + ": corrupt classifier record");
+  try {
+    spec.head = parse_head(head);
+  } catch (const InvalidArgument&) {
+    throw DataFormatError(path + ": corrupt classifier record (head '" + head + "')");
+  }
+  Classifier model(spec, /*seed=*/0);
+  file.load_weights_into(*model);
+  return model;
+}
+
+}  // namespace udl

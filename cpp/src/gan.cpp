@@ -1,0 +1,316 @@
+#include "udl/gan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "epoch_loop.h"
+#include "udl/errors.h"
+#include "udl/layers.h"
+#include "udl/model_file.h"
+
+namespace udl {
+namespace {
+
+namespace nn = torch::nn;
+
+struct FullyConnectedLayout {
+  std::vector<int64_t> generator_widths;
+  std::vector<int64_t> discriminator_widths;
+  bool leaky;
+  double dropout;
+  bool generator_dropout;
+};
+
+FullyConnectedLayout layout_of(GanArchitecture architecture) {
+  if (architecture == GanArchitecture::kFullyConnectedLeaky) {
+    return {{256, 512}, {512, 256}, true, 0.5, true};
+  }
+  return {{256, 512, 1024}, {1024, 512, 256}, false, 0.3, false};
+}
+
+void append_activation(nn::Sequential& stage, bool leaky) {
+  if (leaky) {
+    stage->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)));
+  } else {
+    stage->push_back(nn::ReLU());
+  }
+}
+
+// A linear stack in→widths→out with the layout's activation and dropout after every hidden
+// layer.
+nn::Sequential linear_stack(int64_t in, const std::vector<int64_t>& widths, int64_t out,
+                            bool leaky, double dropout, at::Generator generator) {
+  nn::Sequential stage;
+  for (int64_t width : widths) {
+    stage->push_back(nn::Linear(in, width));
+    append_activation(stage, leaky);
+    if (dropout > 0) stage->push_back(SeededDropout(dropout, generator));
+    in = width;
+  }
+  stage->push_back(nn::Linear(in, out));
+  return stage;
+}
+
+// DCGAN initialisation: conv and linear weights N(0, 0.02), batch-norm scales N(1, 0.02),
+// biases zero.
+void init_dcgan(nn::Module& module, at::Generator& generator) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules(/*include_self=*/false)) {
+    torch::Tensor* weight = child->named_parameters(false).find("weight");
+    if (weight == nullptr) continue;
+    if (weight->dim() >= 2) {
+      weight->normal_(0.0, 0.02, generator);
+    } else {
+      weight->normal_(1.0, 0.02, generator);
+    }
+    if (torch::Tensor* bias = child->named_parameters(false).find("bias")) bias->zero_();
+  }
+}
+
+}  // namespace
+
+GanArchitecture parse_gan_architecture(const std::string& name) {
+  if (name == "fc") return GanArchitecture::kFullyConnected;
+  if (name == "fc_leaky") return GanArchitecture::kFullyConnectedLeaky;
+  if (name == "dcgan") return GanArchitecture::kDcgan;
+  throw InvalidArgument("unknown GAN architecture '" + name +
+                        "' (expected 'fc', 'fc_leaky' or 'dcgan')");
+}
+
+const char* gan_architecture_name(GanArchitecture architecture) {
+  switch (architecture) {
+    case GanArchitecture::kFullyConnected:
+      return "fc";
+    case GanArchitecture::kFullyConnectedLeaky:
+      return "fc_leaky";
+    case GanArchitecture::kDcgan:
+      return "dcgan";
+  }
+  return "?";
+}
+
+void validate(const GanSpec& spec) {
+  if (spec.image_shape.size() != 3 ||
+      std::any_of(spec.image_shape.begin(), spec.image_shape.end(),
+                  [](int64_t v) { return v <= 0; })) {
+    throw InvalidArgument("image_shape must be three positive sizes C, H, W");
+  }
+  if (spec.noise_dim <= 0) {
+    throw InvalidArgument("noise_dim must be > 0, got " + std::to_string(spec.noise_dim));
+  }
+  if (spec.architecture == GanArchitecture::kDcgan &&
+      (spec.image_shape[1] % 4 != 0 || spec.image_shape[2] % 4 != 0)) {
+    throw InvalidArgument("the DCGAN needs a height and width divisible by 4, got " +
+                          std::to_string(spec.image_shape[1]) + "x" +
+                          std::to_string(spec.image_shape[2]));
+  }
+}
+
+GanImpl::GanImpl(GanSpec spec, uint64_t seed) : spec_(std::move(spec)) {
+  validate(spec_);
+  const int64_t channels = spec_.image_shape[0];
+  const int64_t height = spec_.image_shape[1];
+  const int64_t width = spec_.image_shape[2];
+  auto dropout_generator = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL);
+  if (spec_.architecture == GanArchitecture::kDcgan) {
+    const int64_t h = height / 4;
+    const int64_t w = width / 4;
+    generator_ = nn::Sequential(
+        nn::Linear(spec_.noise_dim, 128 * h * w), nn::BatchNorm1d(128 * h * w), nn::ReLU(),
+        nn::Unflatten(nn::UnflattenOptions(1, {128, h, w})),
+        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(128, 64, 4).stride(2).padding(1)),
+        nn::BatchNorm2d(64), nn::ReLU(),
+        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, channels, 4).stride(2).padding(1)),
+        nn::Tanh());
+    discriminator_ = nn::Sequential(
+        nn::Conv2d(nn::Conv2dOptions(channels, 64, 4).stride(2).padding(1)),
+        nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
+        nn::Conv2d(nn::Conv2dOptions(64, 128, 4).stride(2).padding(1)), nn::BatchNorm2d(128),
+        nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Flatten(),
+        nn::Linear(128 * h * w, 1));
+  } else {
+    const FullyConnectedLayout layout = layout_of(spec_.architecture);
+    const int64_t pixels = channels * height * width;
+    generator_ = linear_stack(spec_.noise_dim, layout.generator_widths, pixels, layout.leaky,
+                              layout.generator_dropout ? layout.dropout : 0.0, dropout_generator);
+    generator_->push_back(nn::Tanh());
+    generator_->push_back(nn::Unflatten(nn::UnflattenOptions(1, {channels, height, width})));
+    discriminator_ = nn::Sequential(nn::Flatten());
+    discriminator_->extend(*linear_stack(pixels, layout.discriminator_widths, 1, layout.leaky,
+                                         layout.dropout, dropout_generator));
+  }
+  register_module("generator", generator_);
+  register_module("discriminator", discriminator_);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  if (spec_.architecture == GanArchitecture::kDcgan) {
+    init_dcgan(*this, generator);
+  } else {
+    init_like_pytorch(*this, generator);
+  }
+}
+
+torch::Tensor GanImpl::generate(const torch::Tensor& noise) { return generator_->forward(noise); }
+
+torch::Tensor GanImpl::discriminate(const torch::Tensor& images) {
+  return discriminator_->forward(images).view({-1});
+}
+
+void validate(const GanConfig& config) {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw InvalidArgument(message);
+  };
+  require(std::isfinite(config.learning_rate) && config.learning_rate > 0,
+          "lr (learning rate) must be > 0, got " + std::to_string(config.learning_rate));
+  require(config.beta1 >= 0 && config.beta1 < 1,
+          "beta1 must be in [0, 1), got " + std::to_string(config.beta1));
+  require(config.beta2 >= 0 && config.beta2 < 1,
+          "beta2 must be in [0, 1), got " + std::to_string(config.beta2));
+  require(config.batch_size > 0,
+          "batch_size must be > 0, got " + std::to_string(config.batch_size));
+  require(config.epochs > 0, "epochs must be > 0, got " + std::to_string(config.epochs));
+  require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
+  require(config.sample_count > 0,
+          "the sample count must be > 0, got " + std::to_string(config.sample_count));
+  for (int64_t epoch : config.sample_epochs) {
+    require(epoch >= 1 && epoch <= config.epochs,
+            "sample epoch " + std::to_string(epoch) + " is outside 1.." +
+                std::to_string(config.epochs));
+  }
+}
+
+double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer,
+                          const torch::Tensor& real, const torch::Tensor& noise,
+                          double* real_score, double* fake_score) {
+  torch::Tensor fake;
+  {
+    torch::NoGradGuard no_grad;  // the generator is not trained here
+    fake = model->generate(noise);
+  }
+  optimizer.zero_grad();
+  const torch::Tensor real_logits = model->discriminate(real);
+  const torch::Tensor fake_logits = model->discriminate(fake);
+  torch::Tensor loss =
+      torch::binary_cross_entropy_with_logits(real_logits, torch::ones_like(real_logits)) +
+      torch::binary_cross_entropy_with_logits(fake_logits, torch::zeros_like(fake_logits));
+  loss.backward();
+  optimizer.step();
+  if (real_score != nullptr) *real_score = torch::sigmoid(real_logits).mean().item<double>();
+  if (fake_score != nullptr) *fake_score = torch::sigmoid(fake_logits).mean().item<double>();
+  return loss.item<double>();
+}
+
+double generator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& noise) {
+  optimizer.zero_grad();
+  const torch::Tensor logits = model->discriminate(model->generate(noise));
+  // Non-saturating: maximise log D(G(z)) rather than minimise log(1 - D(G(z))).
+  torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, torch::ones_like(logits));
+  loss.backward();
+  optimizer.step();
+  return loss.item<double>();
+}
+
+torch::Tensor gan_generate(Gan& model, int64_t count, uint64_t seed) {
+  if (count <= 0) {
+    throw InvalidArgument("the sample count must be > 0, got " + std::to_string(count));
+  }
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const torch::Tensor noise =
+      torch::empty({count, model->spec().noise_dim}).normal_(0.0, 1.0, generator);
+  return infer_in_batches(*model, noise, 1024, [&](const torch::Tensor& z) {
+    return (model->generate(z) + 1.0) / 2.0;
+  });
+}
+
+GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& config,
+                         const GanHooks& hooks) {
+  const auto run_start = std::chrono::steady_clock::now();
+  validate(config);
+  check_image_shape(model->spec().image_shape, data.images());
+  const detail::ThreadCountGuard threads(config.threads);
+  auto adam = [&](std::vector<torch::Tensor> parameters) {
+    return torch::optim::Adam(std::move(parameters),
+                              torch::optim::AdamOptions(config.learning_rate)
+                                  .betas({config.beta1, config.beta2}));
+  };
+  torch::optim::Adam generator_optimizer = adam(model->generator_parameters());
+  torch::optim::Adam discriminator_optimizer = adam(model->discriminator_parameters());
+  auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
+  auto noise_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 2);
+  const int64_t noise_dim = model->spec().noise_dim;
+  const uint64_t sample_seed = config.seed ^ 0x5A3B1EULL;  // one fixed batch for every epoch
+
+  GanTrainResult result;
+  result.stop_reason = "completed";
+  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    model->train();
+    GanEpochStats stats;
+    stats.epoch = epoch;
+    double generator_sum = 0.0;
+    double real_sum = 0.0;
+    double fake_sum = 0.0;
+    auto train_batch = [&](const torch::Tensor& indices) {
+      const int64_t n = indices.size(0);
+      const torch::Tensor real = data.batch(indices) * 2.0 - 1.0;
+      const torch::Tensor noise = torch::empty({n, noise_dim}).normal_(0.0, 1.0, noise_generator);
+      double real_score = 0.0;
+      double fake_score = 0.0;
+      const double d_loss = discriminator_step(model, discriminator_optimizer, real, noise,
+                                               &real_score, &fake_score);
+      generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
+      real_sum += real_score * static_cast<double>(n);
+      fake_sum += fake_score * static_cast<double>(n);
+      return d_loss;
+    };
+    stats.discriminator_loss = detail::run_shuffled_batches(
+        data.size(), config.batch_size, shuffle_generator, hooks.poll_interrupt, train_batch);
+    const double n = static_cast<double>(data.size());
+    stats.generator_loss = generator_sum / n;
+    stats.real_score = real_sum / n;
+    stats.fake_score = fake_sum / n;
+    if (std::find(config.sample_epochs.begin(), config.sample_epochs.end(), epoch) !=
+        config.sample_epochs.end()) {
+      result.samples.emplace_back(epoch, gan_generate(model, config.sample_count, sample_seed));
+    }
+    stats.seconds = detail::seconds_since(start);
+    result.history.push_back(stats);
+    if (hooks.on_epoch) hooks.on_epoch(stats);
+    if (!std::isfinite(stats.generator_loss) || !std::isfinite(stats.discriminator_loss)) {
+      result.stop_reason = "diverged at epoch " + std::to_string(epoch);
+      break;
+    }
+  }
+  result.seconds = detail::seconds_since(run_start);
+  return result;
+}
+
+void save_gan(Gan& model, const std::string& path) {
+  const GanSpec& spec = model->spec();
+  std::ostringstream text;
+  text << gan_architecture_name(spec.architecture) << ' ' << spec.image_shape[0] << ' '
+       << spec.image_shape[1] << ' ' << spec.image_shape[2] << ' ' << spec.noise_dim;
+  write_model_file(*model, "gan", text.str(), path);
+}
+
+Gan load_gan(const std::string& path) {
+  const ModelFile file = read_model_file(path, "gan");
+  std::istringstream in(file.spec);
+  std::string architecture;
+  GanSpec spec;
+  in >> architecture >> spec.image_shape[0] >> spec.image_shape[1] >> spec.image_shape[2] >>
+      spec.noise_dim;
+  if (!in) throw DataFormatError(path + ": corrupt GAN record");
+  try {
+    spec.architecture = parse_gan_architecture(architecture);
+    validate(spec);
+  } catch (const InvalidArgument& error) {
+    throw DataFormatError(path + ": corrupt GAN record (" + error.what() + ")");
+  }
+  Gan model(spec, /*seed=*/0);
+  file.load_weights_into(*model);
+  return model;
+}
+
+}  // namespace udl
