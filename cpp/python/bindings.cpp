@@ -1,78 +1,20 @@
 // udl._C: the pybind11 layer over udl_core. It converts arguments and results and nothing
 // else; the GIL is released around native work and taken back only inside hooks.
-#include <pybind11/functional.h>
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
-#include <chrono>
 #include <map>
+
+#include "conversions.h"
 
 #include "udl/autoencoder.h"
 #include "udl/cross_validation.h"
 #include "udl/errors.h"
 #include "udl/idx.h"
+#include "udl/layers.h"
 #include "udl/training.h"
 #include "udl_build_info.h"
 
-namespace py = pybind11;
+using namespace udl_python;
 
 namespace {
-
-// A NumPy array viewed as a tensor without a copy; the caller keeps the array alive.
-torch::Tensor as_tensor(const py::array& array, const char* what) {
-  if (!(array.flags() & py::array::c_style)) {
-    throw udl::InvalidArgument(std::string(what) + " must be C-contiguous");
-  }
-  torch::ScalarType dtype;
-  if (array.dtype().is(py::dtype::of<uint8_t>())) {
-    dtype = torch::kUInt8;
-  } else if (array.dtype().is(py::dtype::of<float>())) {
-    dtype = torch::kFloat32;
-  } else if (array.dtype().is(py::dtype::of<int64_t>())) {
-    dtype = torch::kInt64;
-  } else {
-    throw udl::InvalidArgument(std::string(what) + " has unsupported dtype " +
-                               py::str(array.dtype()).cast<std::string>());
-  }
-  std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
-  return torch::from_blob(const_cast<void*>(array.data()), shape, dtype);
-}
-
-// A tensor as a NumPy array sharing its memory; the array owns a reference to the tensor.
-py::array as_numpy(torch::Tensor tensor) {
-  tensor = tensor.contiguous();
-  py::dtype dtype = tensor.scalar_type() == torch::kUInt8   ? py::dtype::of<uint8_t>()
-                    : tensor.scalar_type() == torch::kInt64 ? py::dtype::of<int64_t>()
-                                                            : py::dtype::of<float>();
-  std::vector<py::ssize_t> shape(tensor.sizes().begin(), tensor.sizes().end());
-  std::vector<py::ssize_t> strides;
-  for (int64_t s : tensor.strides()) strides.push_back(s * tensor.element_size());
-  auto* owner = new torch::Tensor(tensor);
-  py::capsule capsule(owner, [](void* p) { delete static_cast<torch::Tensor*>(p); });
-  return py::array(dtype, shape, strides, tensor.data_ptr(), capsule);
-}
-
-py::array bytes_to_numpy(udl::IdxArray&& array, std::vector<int64_t> shape) {
-  auto* owner = new std::vector<uint8_t>(std::move(array.data));
-  py::capsule capsule(owner, [](void* p) { delete static_cast<std::vector<uint8_t>*>(p); });
-  return py::array(py::dtype::of<uint8_t>(), std::vector<py::ssize_t>(shape.begin(), shape.end()),
-                   {}, owner->data(), capsule);
-}
-
-// Between batches: every 100 ms, take the GIL and let Python run its signal handlers, so
-// Ctrl-C becomes KeyboardInterrupt within a fraction of a second.
-std::function<void()> make_interrupt_poll() {
-  auto last =
-      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-  return [last]() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - *last < std::chrono::milliseconds(100)) return;
-    *last = now;
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-  };
-}
 
 std::map<std::string, double> sparsity_dict(const std::array<double, udl::kLayerGroups>& values) {
   std::map<std::string, double> out;
@@ -93,31 +35,16 @@ udl::LayerGroup layer_group(const std::string& name) {
                              "decoder_conv)");
 }
 
-// The interrupt poll, and the Python per-epoch callback called with the GIL held.
-udl::TrainHooks make_hooks(const std::optional<py::function>& on_epoch) {
-  udl::TrainHooks hooks;
-  hooks.poll_interrupt = make_interrupt_poll();
-  if (on_epoch) {
-    hooks.on_epoch = [callback = *on_epoch](const udl::EpochStats& stats) {
-      py::gil_scoped_acquire gil;
-      callback(stats);
-    };
-  }
-  return hooks;
-}
-
 udl::CrossValidationResult cross_validate(const udl::AutoencoderSpec& spec, const py::array& images,
                                           const std::optional<py::array>& labels,
                                           const std::optional<py::array>& test_images,
                                           const udl::TrainConfig& config, int64_t folds,
                                           bool stratified,
                                           const std::optional<py::function>& on_epoch) {
-  std::optional<torch::Tensor> label_tensor;
-  if (labels) label_tensor = as_tensor(*labels, "labels");
-  const udl::ImageSet data(as_tensor(images, "images"), label_tensor);
+  const udl::ImageSet data = image_set(images, labels, "images");
   std::optional<udl::ImageSet> test;
   if (test_images) test.emplace(as_tensor(*test_images, "test images"));
-  const udl::TrainHooks hooks = make_hooks(on_epoch);
+  const udl::TrainHooks hooks = make_hooks<udl::EpochStats>(on_epoch);
   udl::CrossValidationConfig cv;
   cv.folds = folds;
   cv.stratified = stratified;
@@ -131,21 +58,10 @@ udl::TrainResult train(std::shared_ptr<udl::AutoencoderImpl> module, const py::a
   const udl::ImageSet data(as_tensor(images, "images"));
   std::optional<udl::ImageSet> test;
   if (test_images) test.emplace(as_tensor(*test_images, "test images"));
-  const udl::TrainHooks hooks = make_hooks(on_epoch);
+  const udl::TrainHooks hooks = make_hooks<udl::EpochStats>(on_epoch);
   udl::Autoencoder model(std::move(module));
   py::gil_scoped_release release;
   return udl::train_autoencoder(model, data, test ? &*test : nullptr, config, hooks);
-}
-
-template <typename Fn>
-py::array infer(udl::Autoencoder& model, const py::array& input, const char* what, Fn fn) {
-  const torch::Tensor tensor = as_tensor(input, what);
-  torch::Tensor output;
-  {
-    py::gil_scoped_release release;
-    output = fn(model, tensor);
-  }
-  return as_numpy(output);
 }
 
 }  // namespace
@@ -188,9 +104,7 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "validate_images",
       [](const py::array& images, const std::optional<py::array>& labels) {
-        std::optional<torch::Tensor> label_tensor;
-        if (labels) label_tensor = as_tensor(*labels, "labels");
-        udl::ImageSet(as_tensor(images, "images"), label_tensor);
+        image_set(images, labels, "images");
       },
       py::arg("images"), py::arg("labels") = py::none());
 
@@ -246,22 +160,22 @@ PYBIND11_MODULE(_C, m) {
       .def("encode",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& images) {
              udl::Autoencoder model(self);
-             return infer(model, images, "images", [](udl::Autoencoder& m, const torch::Tensor& x) {
-               return udl::encode_images(m, x);
+             return infer_numpy(images, "images", [&](const torch::Tensor& x) {
+               return udl::encode_images(model, x);
              });
            })
       .def("decode",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& codes) {
              udl::Autoencoder model(self);
-             return infer(model, codes, "codes", [](udl::Autoencoder& m, const torch::Tensor& z) {
-               return udl::decode_codes(m, z);
+             return infer_numpy(codes, "codes", [&](const torch::Tensor& z) {
+               return udl::decode_codes(model, z);
              });
            })
       .def("reconstruct",
            [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& images) {
              udl::Autoencoder model(self);
-             return infer(model, images, "images", [](udl::Autoencoder& m, const torch::Tensor& x) {
-               return udl::reconstruct_images(m, x);
+             return infer_numpy(images, "images", [&](const torch::Tensor& x) {
+               return udl::reconstruct_images(model, x);
              });
            })
       .def("state_dict",
@@ -288,41 +202,55 @@ PYBIND11_MODULE(_C, m) {
         return udl::load_autoencoder(path).ptr();
       });
 
-  py::class_<udl::TrainConfig>(m, "TrainConfig")
+  py::class_<udl::LoopConfig>(m, "LoopConfig")
+      .def(py::init<>())
+      .def_property(
+          "optimizer",
+          [](const udl::LoopConfig& c) {
+            return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam";
+          },
+          [](udl::LoopConfig& c, const std::string& name) {
+            c.optimizer = udl::parse_optimizer(name);
+          })
+      .def_readwrite("learning_rate", &udl::LoopConfig::learning_rate)
+      .def_readwrite("momentum", &udl::LoopConfig::momentum)
+      .def_readwrite("weight_decay", &udl::LoopConfig::weight_decay)
+      .def_readwrite("batch_size", &udl::LoopConfig::batch_size)
+      .def_readwrite("epochs", &udl::LoopConfig::epochs)
+      .def_readwrite("seed", &udl::LoopConfig::seed)
+      .def_readwrite("val_fraction", &udl::LoopConfig::val_fraction)
+      .def_readwrite("threads", &udl::LoopConfig::threads)
+      .def_property(
+          "early_stopping", [](const udl::LoopConfig& c) { return c.early_stopping.enabled; },
+          [](udl::LoopConfig& c, bool on) { c.early_stopping.enabled = on; })
+      .def_property(
+          "patience", [](const udl::LoopConfig& c) { return c.early_stopping.patience; },
+          [](udl::LoopConfig& c, int64_t p) { c.early_stopping.patience = p; })
+      .def_property(
+          "min_delta", [](const udl::LoopConfig& c) { return c.early_stopping.min_delta; },
+          [](udl::LoopConfig& c, double d) { c.early_stopping.min_delta = d; })
+      .def_property(
+          "restore_best", [](const udl::LoopConfig& c) { return c.early_stopping.restore_best; },
+          [](udl::LoopConfig& c, bool on) { c.early_stopping.restore_best = on; })
+      .def("validate", [](const udl::LoopConfig& c) { udl::validate(c); });
+
+  py::class_<udl::CorruptionConfig>(m, "CorruptionConfig")
+      .def(py::init<>())
+      .def_readwrite("rotation_degrees", &udl::CorruptionConfig::rotation_degrees)
+      .def_readwrite("gaussian_sigma", &udl::CorruptionConfig::gaussian_sigma)
+      .def_readwrite("salt_pepper", &udl::CorruptionConfig::salt_pepper)
+      .def_readwrite("mask_fraction", &udl::CorruptionConfig::mask_fraction)
+      .def_property_readonly("enabled", &udl::CorruptionConfig::enabled)
+      .def("validate", [](const udl::CorruptionConfig& c) { udl::validate(c); });
+
+  py::class_<udl::TrainConfig, udl::LoopConfig>(m, "TrainConfig")
       .def(py::init<>())
       .def_property(
           "loss",
           [](const udl::TrainConfig& c) { return c.loss == udl::LossKind::kBce ? "bce" : "mse"; },
           [](udl::TrainConfig& c, const std::string& name) { c.loss = udl::parse_loss(name); })
-      .def_property(
-          "optimizer",
-          [](const udl::TrainConfig& c) {
-            return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam";
-          },
-          [](udl::TrainConfig& c, const std::string& name) {
-            c.optimizer = udl::parse_optimizer(name);
-          })
-      .def_readwrite("learning_rate", &udl::TrainConfig::learning_rate)
-      .def_readwrite("momentum", &udl::TrainConfig::momentum)
-      .def_readwrite("weight_decay", &udl::TrainConfig::weight_decay)
-      .def_readwrite("batch_size", &udl::TrainConfig::batch_size)
-      .def_readwrite("epochs", &udl::TrainConfig::epochs)
-      .def_readwrite("seed", &udl::TrainConfig::seed)
-      .def_readwrite("val_fraction", &udl::TrainConfig::val_fraction)
-      .def_readwrite("threads", &udl::TrainConfig::threads)
-      .def_property(
-          "early_stopping", [](const udl::TrainConfig& c) { return c.early_stopping.enabled; },
-          [](udl::TrainConfig& c, bool on) { c.early_stopping.enabled = on; })
-      .def_property(
-          "patience", [](const udl::TrainConfig& c) { return c.early_stopping.patience; },
-          [](udl::TrainConfig& c, int64_t p) { c.early_stopping.patience = p; })
-      .def_property(
-          "min_delta", [](const udl::TrainConfig& c) { return c.early_stopping.min_delta; },
-          [](udl::TrainConfig& c, double d) { c.early_stopping.min_delta = d; })
-      .def_property(
-          "restore_best", [](const udl::TrainConfig& c) { return c.early_stopping.restore_best; },
-          [](udl::TrainConfig& c, bool on) { c.early_stopping.restore_best = on; })
       .def_readwrite("passes", &udl::TrainConfig::passes)
+      .def_readwrite("corruption", &udl::TrainConfig::corruption)
       .def_property(
           "prune_every", [](const udl::TrainConfig& c) { return c.pruning.every; },
           [](udl::TrainConfig& c, int64_t every) { c.pruning.every = every; })
@@ -361,7 +289,26 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("seconds", &udl::TrainResult::seconds)
       .def_readonly("stop_reason", &udl::TrainResult::stop_reason)
       .def_readonly("test_loss", &udl::TrainResult::test_loss)
-      .def_readonly("test_mse", &udl::TrainResult::test_mse);
+      .def_readonly("test_mse", &udl::TrainResult::test_mse)
+      .def_readonly("test_denoising", &udl::TrainResult::test_denoising);
+
+  py::class_<udl::DenoisingScores>(m, "DenoisingScores")
+      .def_readonly("corrupted_mse", &udl::DenoisingScores::corrupted_mse)
+      .def_readonly("denoised_mse", &udl::DenoisingScores::denoised_mse)
+      .def_readonly("corrupted_psnr", &udl::DenoisingScores::corrupted_psnr)
+      .def_readonly("denoised_psnr", &udl::DenoisingScores::denoised_psnr);
+
+  m.def(
+      "corrupt",
+      [](const py::array& images, const udl::CorruptionConfig& config, uint64_t seed) {
+        udl::validate(config);
+        return infer_numpy(images, "images", [&](const torch::Tensor& x) {
+          const udl::ImageSet set(x);  // validates shape, dtype and range
+          auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+          return udl::corrupt(set.slice(0, set.size()), config, generator);
+        });
+      },
+      py::arg("images"), py::arg("config"), py::arg("seed") = 0);
 
   py::class_<udl::CrossValidationResult>(m, "CrossValidationResult")
       .def_readonly("folds", &udl::CrossValidationResult::folds)
@@ -381,9 +328,7 @@ PYBIND11_MODULE(_C, m) {
       "make_folds",
       [](const py::array& images, const std::optional<py::array>& labels, int64_t k, uint64_t seed,
          bool stratified) {
-        std::optional<torch::Tensor> label_tensor;
-        if (labels) label_tensor = as_tensor(*labels, "labels");
-        const udl::ImageSet set(as_tensor(images, "images"), label_tensor);
+        const udl::ImageSet set = image_set(images, labels, "images");
         py::list folds;
         for (const auto& fold : udl::make_folds(set, k, seed, stratified))
           folds.append(as_numpy(fold));
@@ -392,6 +337,7 @@ PYBIND11_MODULE(_C, m) {
       py::arg("images"), py::arg("labels"), py::arg("k"), py::arg("seed"), py::arg("stratified"));
   m.def("train_autoencoder", &train, py::arg("model"), py::arg("images"), py::arg("test_images"),
         py::arg("config"), py::arg("on_epoch") = py::none());
+  bind_models(m);
   m.def(
       "set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
   m.def("get_num_threads", []() { return at::get_num_threads(); });

@@ -1,0 +1,326 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+
+#include "udl/autoencoder.h"
+#include "udl/errors.h"
+#include "udl/gan.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using torch::indexing::Slice;
+
+fs::path temp_file(const std::string& name) {
+  return fs::temp_directory_path() / ("udl_gan_test_" + std::to_string(getpid()) + "_" + name);
+}
+
+// Blobs of varying position on a size×size canvas.
+udl::ImageSet blob_images(int64_t n, int64_t size, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const torch::Tensor grid = torch::arange(size, torch::kFloat32);
+  const torch::Tensor centres = torch::rand({n, 2}, generator) * (size - 6) + 3;
+  const torch::Tensor dy = (grid.view({1, size, 1}) - centres.index({Slice(), 0}).view({n, 1, 1}));
+  const torch::Tensor dx = (grid.view({1, 1, size}) - centres.index({Slice(), 1}).view({n, 1, 1}));
+  const torch::Tensor images = torch::exp(-(dy * dy + dx * dx) / 8.0);
+  return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
+}
+
+const std::vector<udl::GanArchitecture> kArchitectures = {
+    udl::GanArchitecture::kFullyConnected, udl::GanArchitecture::kFullyConnectedLeaky,
+    udl::GanArchitecture::kDcgan};
+
+udl::GanSpec small_spec(udl::GanArchitecture architecture, std::vector<int64_t> shape = {1, 8, 8}) {
+  udl::GanSpec spec;
+  spec.architecture = architecture;
+  spec.image_shape = std::move(shape);
+  spec.noise_dim = 8;
+  return spec;
+}
+
+udl::GanConfig small_config(int64_t epochs) {
+  udl::GanConfig config;
+  config.epochs = epochs;
+  config.batch_size = 32;
+  config.threads = 1;
+  config.sample_count = 6;
+  return config;
+}
+
+std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : parameters) out.push_back(p.detach().clone());
+  return out;
+}
+
+bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].equal(b[i])) return false;
+  }
+  return true;
+}
+
+bool all_changed(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].equal(b[i])) return false;
+  }
+  return true;
+}
+
+// Seeded draws: the tests do not depend on the global generator.
+torch::Tensor seeded_normal(std::vector<int64_t> shape, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::empty(shape).normal_(0.0, 1.0, generator);
+}
+
+torch::Tensor seeded_images(std::vector<int64_t> shape, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::rand(shape, generator) * 2 - 1;
+}
+
+TEST(Gan, DiscriminatorStepTrainsOnlyTheDiscriminator) {
+  for (auto architecture : kArchitectures) {
+    udl::Gan model(small_spec(architecture), 0);
+    model->train();
+    torch::optim::Adam optimizer(model->discriminator_parameters(),
+                                 torch::optim::AdamOptions(1e-3));
+    const auto generator_before = copies(model->generator_parameters());
+    const auto discriminator_before = copies(model->discriminator_parameters());
+    double real_score = -1;
+    double fake_score = -1;
+    const double loss = udl::discriminator_step(model, optimizer, seeded_images({8, 1, 8, 8}, 1),
+                                                seeded_normal({8, 8}, 2), &real_score, &fake_score);
+    const char* name = udl::gan_architecture_name(architecture);
+    EXPECT_TRUE(std::isfinite(loss)) << name;
+    EXPECT_GT(loss, 0.0) << name;
+    EXPECT_GE(real_score, 0.0) << name;
+    EXPECT_LE(real_score, 1.0) << name;
+    EXPECT_GE(fake_score, 0.0) << name;
+    EXPECT_LE(fake_score, 1.0) << name;
+    EXPECT_TRUE(all_equal(generator_before, model->generator_parameters())) << name;
+    EXPECT_TRUE(all_changed(discriminator_before, model->discriminator_parameters())) << name;
+  }
+}
+
+TEST(Gan, GeneratorStepTrainsOnlyTheGenerator) {
+  for (auto architecture : kArchitectures) {
+    udl::Gan model(small_spec(architecture), 0);
+    model->train();
+    torch::optim::Adam optimizer(model->generator_parameters(), torch::optim::AdamOptions(1e-3));
+    const auto generator_before = copies(model->generator_parameters());
+    const auto discriminator_before = copies(model->discriminator_parameters());
+    const double loss = udl::generator_step(model, optimizer, seeded_normal({8, 8}, 3));
+    const char* name = udl::gan_architecture_name(architecture);
+    EXPECT_TRUE(std::isfinite(loss)) << name;
+    EXPECT_GT(loss, 0.0) << name;
+    EXPECT_TRUE(all_equal(discriminator_before, model->discriminator_parameters())) << name;
+    EXPECT_TRUE(all_changed(generator_before, model->generator_parameters())) << name;
+  }
+}
+
+TEST(Gan, GeneratesImagesAndDiscriminatesToOneLogitEach) {
+  const std::vector<std::vector<int64_t>> shapes = {{1, 8, 8}, {3, 8, 12}, {1, 12, 8}};
+  for (auto architecture : kArchitectures) {
+    for (const auto& shape : shapes) {
+      udl::Gan model(small_spec(architecture, shape), 1);
+      torch::NoGradGuard no_grad;
+      for (bool training : {true, false}) {
+        model->train(training);
+        const torch::Tensor images = model->generate(seeded_normal({4, 8}, 4));
+        const char* name = udl::gan_architecture_name(architecture);
+        ASSERT_EQ(images.sizes(), (std::vector<int64_t>{4, shape[0], shape[1], shape[2]})) << name;
+        EXPECT_GE(images.min().item<float>(), -1.0f) << name;
+        EXPECT_LE(images.max().item<float>(), 1.0f) << name;
+        EXPECT_LT(images.min().item<float>(), 0.0f) << name;  // tanh: both signs
+        EXPECT_GT(images.max().item<float>(), 0.0f) << name;
+        EXPECT_EQ(model->discriminate(images).sizes(), (std::vector<int64_t>{4})) << name;
+      }
+    }
+  }
+}
+
+TEST(Gan, ValidateRejectsBadSpecs) {
+  EXPECT_NO_THROW(udl::validate(small_spec(udl::GanArchitecture::kDcgan, {1, 28, 28})));
+  EXPECT_THROW(udl::validate(small_spec(udl::GanArchitecture::kDcgan, {1, 30, 30})),
+               udl::InvalidArgument);
+  EXPECT_THROW(udl::Gan(small_spec(udl::GanArchitecture::kDcgan, {1, 30, 30}), 0),
+               udl::InvalidArgument);
+  EXPECT_THROW(udl::validate(small_spec(udl::GanArchitecture::kDcgan, {1, 28, 30})),
+               udl::InvalidArgument);
+  // The fully connected networks take any size.
+  EXPECT_NO_THROW(udl::validate(small_spec(udl::GanArchitecture::kFullyConnected, {1, 30, 30})));
+  EXPECT_THROW(udl::validate(small_spec(udl::GanArchitecture::kFullyConnected, {1, 0, 8})),
+               udl::InvalidArgument);
+  EXPECT_THROW(udl::validate(small_spec(udl::GanArchitecture::kFullyConnected, {8, 8})),
+               udl::InvalidArgument);
+  udl::GanSpec no_noise = small_spec(udl::GanArchitecture::kFullyConnected);
+  no_noise.noise_dim = 0;
+  EXPECT_THROW(udl::validate(no_noise), udl::InvalidArgument);
+  for (auto architecture : kArchitectures) {
+    EXPECT_EQ(udl::parse_gan_architecture(udl::gan_architecture_name(architecture)), architecture);
+  }
+  EXPECT_THROW(udl::parse_gan_architecture("wgan"), udl::InvalidArgument);
+}
+
+TEST(Gan, TrainingFillsHistoryAndKeepsSamples) {
+  const udl::ImageSet data = blob_images(128, 16, 1);
+  for (auto architecture :
+       {udl::GanArchitecture::kFullyConnectedLeaky, udl::GanArchitecture::kDcgan}) {
+    udl::Gan model(small_spec(architecture, {1, 16, 16}), 0);
+    udl::GanConfig config = small_config(2);
+    config.sample_epochs = {1, 2};
+    std::vector<int64_t> reported;
+    udl::GanHooks hooks;
+    hooks.on_epoch = [&](const udl::GanEpochStats& s) { reported.push_back(s.epoch); };
+    const udl::GanTrainResult result = udl::train_gan(model, data, config, hooks);
+    const char* name = udl::gan_architecture_name(architecture);
+    EXPECT_EQ(result.stop_reason, "completed") << name;
+    EXPECT_EQ(reported, (std::vector<int64_t>{1, 2})) << name;
+    ASSERT_EQ(result.history.size(), 2u) << name;
+    for (size_t i = 0; i < result.history.size(); ++i) {
+      const udl::GanEpochStats& s = result.history[i];
+      EXPECT_EQ(s.epoch, int64_t(i + 1));
+      EXPECT_TRUE(std::isfinite(s.generator_loss)) << name;
+      EXPECT_TRUE(std::isfinite(s.discriminator_loss)) << name;
+      EXPECT_GT(s.generator_loss, 0.0) << name;
+      EXPECT_GT(s.discriminator_loss, 0.0) << name;
+      for (double score : {s.real_score, s.fake_score}) {
+        EXPECT_GE(score, 0.0) << name;
+        EXPECT_LE(score, 1.0) << name;
+      }
+    }
+    ASSERT_EQ(result.samples.size(), 2u) << name;
+    for (size_t i = 0; i < result.samples.size(); ++i) {
+      const auto& [epoch, images] = result.samples[i];
+      EXPECT_EQ(epoch, int64_t(i + 1));
+      EXPECT_EQ(images.sizes(), (std::vector<int64_t>{6, 1, 16, 16})) << name;
+      EXPECT_GE(images.min().item<float>(), 0.0f) << name;
+      EXPECT_LE(images.max().item<float>(), 1.0f) << name;
+    }
+    EXPECT_FALSE(result.samples[0].second.equal(result.samples[1].second)) << name;
+  }
+}
+
+TEST(Gan, TrainingKeepsOnlyTheRequestedSamples) {
+  const udl::ImageSet data = blob_images(64, 8, 2);
+  udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+  udl::GanConfig config = small_config(3);
+  config.sample_epochs = {2};
+  config.sample_count = 3;
+  const udl::GanTrainResult result = udl::train_gan(model, data, config);
+  ASSERT_EQ(result.samples.size(), 1u);
+  EXPECT_EQ(result.samples[0].first, 2);
+  EXPECT_EQ(result.samples[0].second.sizes(), (std::vector<int64_t>{3, 1, 8, 8}));
+  config.sample_epochs.clear();
+  EXPECT_TRUE(udl::train_gan(model, data, config).samples.empty());
+}
+
+TEST(Gan, TrainingIsSeeded) {
+  const udl::ImageSet data = blob_images(96, 8, 3);
+  auto run = [&](uint64_t seed) {
+    udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), seed);
+    udl::GanConfig config = small_config(2);
+    config.seed = seed;
+    config.sample_epochs = {2};
+    return udl::train_gan(model, data, config);
+  };
+  const auto a = run(1);
+  const auto b = run(1);
+  const auto c = run(2);
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (size_t i = 0; i < a.history.size(); ++i) {
+    EXPECT_EQ(a.history[i].generator_loss, b.history[i].generator_loss);
+    EXPECT_EQ(a.history[i].discriminator_loss, b.history[i].discriminator_loss);
+    EXPECT_EQ(a.history[i].real_score, b.history[i].real_score);
+    EXPECT_EQ(a.history[i].fake_score, b.history[i].fake_score);
+  }
+  EXPECT_TRUE(a.samples[0].second.equal(b.samples[0].second));
+  EXPECT_NE(a.history[0].generator_loss, c.history[0].generator_loss);
+}
+
+TEST(Gan, RejectsBadConfigs) {
+  const udl::ImageSet data = blob_images(32, 8, 4);
+  udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+  auto expect_invalid = [&](const std::function<void(udl::GanConfig&)>& change) {
+    udl::GanConfig config = small_config(2);
+    change(config);
+    EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+    EXPECT_THROW(udl::train_gan(model, data, config), udl::InvalidArgument);
+  };
+  expect_invalid([](auto& c) { c.sample_epochs = {0}; });
+  expect_invalid([](auto& c) { c.sample_epochs = {1, 3}; });  // epochs = 2
+  expect_invalid([](auto& c) { c.learning_rate = 0; });
+  expect_invalid([](auto& c) { c.learning_rate = -1e-3; });
+  expect_invalid([](auto& c) { c.learning_rate = NAN; });
+  expect_invalid([](auto& c) { c.sample_count = 0; });
+  expect_invalid([](auto& c) { c.batch_size = 0; });
+  expect_invalid([](auto& c) { c.epochs = 0; });
+  expect_invalid([](auto& c) { c.beta1 = 1; });
+  expect_invalid([](auto& c) { c.threads = -1; });
+  udl::GanConfig ends = small_config(2);
+  ends.sample_epochs = {1, 2};
+  EXPECT_NO_THROW(udl::validate(ends));
+  const udl::ImageSet wrong = blob_images(32, 12, 5);
+  EXPECT_THROW(udl::train_gan(model, wrong, small_config(1)), udl::InvalidArgument);
+}
+
+TEST(Gan, GenerateIsSeededAndInTheUnitRange) {
+  for (auto architecture : kArchitectures) {
+    udl::Gan model(small_spec(architecture), 0);
+    model->train();  // generation switches dropout and batch statistics off itself
+    const torch::Tensor images = udl::gan_generate(model, 5, 7);
+    const char* name = udl::gan_architecture_name(architecture);
+    EXPECT_EQ(images.sizes(), (std::vector<int64_t>{5, 1, 8, 8})) << name;
+    EXPECT_GE(images.min().item<float>(), 0.0f) << name;
+    EXPECT_LE(images.max().item<float>(), 1.0f) << name;
+    model->train();
+    EXPECT_TRUE(udl::gan_generate(model, 5, 7).equal(images)) << name;
+    EXPECT_FALSE(udl::gan_generate(model, 5, 8).equal(images)) << name;
+    // The images are the generator's tanh output mapped to [0, 1].
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(7);
+    const torch::Tensor noise = torch::empty({5, 8}).normal_(0.0, 1.0, generator);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    EXPECT_TRUE(torch::allclose(images, (model->generate(noise) + 1) / 2, 1e-6, 1e-6)) << name;
+    EXPECT_THROW(udl::gan_generate(model, 0, 7), udl::InvalidArgument);
+  }
+}
+
+TEST(Gan, SaveAndLoadRoundTrip) {
+  for (auto architecture : kArchitectures) {
+    udl::Gan model(small_spec(architecture, {1, 12, 8}), 3);
+    if (architecture == udl::GanArchitecture::kDcgan) {
+      // Move the batch-norm statistics away from their defaults.
+      torch::NoGradGuard no_grad;
+      model->train();
+      model->generate(seeded_normal({6, 8}, 5));
+      model->discriminate(seeded_images({6, 1, 12, 8}, 6));
+    }
+    const fs::path path =
+        temp_file(std::string("roundtrip_") + udl::gan_architecture_name(architecture) + ".udl");
+    udl::save_gan(model, path.string());
+    udl::Gan loaded = udl::load_gan(path.string());
+    fs::remove(path);
+    const char* name = udl::gan_architecture_name(architecture);
+    EXPECT_EQ(loaded->spec().architecture, architecture) << name;
+    EXPECT_EQ(loaded->spec().image_shape, (std::vector<int64_t>{1, 12, 8})) << name;
+    EXPECT_EQ(loaded->spec().noise_dim, 8) << name;
+    EXPECT_TRUE(udl::gan_generate(loaded, 4, 1).equal(udl::gan_generate(model, 4, 1))) << name;
+    const torch::Tensor images = seeded_images({4, 1, 12, 8}, 7);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    loaded->eval();
+    EXPECT_TRUE(loaded->discriminate(images).equal(model->discriminate(images))) << name;
+  }
+  udl::Autoencoder autoencoder(udl::conv_autoencoder_spec(4, 3), 0);
+  const fs::path other = temp_file("autoencoder.udl");
+  udl::save_autoencoder(autoencoder, other.string());
+  EXPECT_THROW(udl::load_gan(other.string()), udl::DataFormatError);
+  fs::remove(other);
+}
+
+}  // namespace
