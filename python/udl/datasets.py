@@ -96,6 +96,13 @@ class ImageSet:
         _, c, h, w = self.images.shape
         return (int(c), int(h), int(w))
 
+    def subset(self, indices: Any) -> ImageSet:
+        """The images (and labels) at `indices` (a slice, an index array or a boolean mask)."""
+        if isinstance(indices, int):
+            raise TypeError("subset takes a slice or an index array, not one index")
+        labels = None if self.labels is None else self.labels[indices]
+        return ImageSet(np.ascontiguousarray(self.images[indices]), labels)
+
     def __repr__(self) -> str:
         labelled = "labelled" if self.labels is not None else "unlabelled"
         return f"ImageSet({len(self)} x {self.image_shape}, {self.images.dtype}, {labelled})"

@@ -8,18 +8,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
 from udl._native import _C
 
 __all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer", "load_model"]
-
-ArrayLike = Any  # np.ndarray | torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -135,22 +132,15 @@ class Autoencoder:
     def encode(self, images: ArrayLike) -> ArrayLike:
         """Latent codes (N x latent_dim, float32) of images (uint8 0..255 or float in [0, 1],
         N x C x H x W, or N x H x W for one channel)."""
-        return _call(self._model.encode, self._images(images), images)
+        return like(self._model.encode(images_for(images, self.spec.input_shape)), images)
 
     def decode(self, codes: ArrayLike) -> ArrayLike:
         """Images (N x C x H x W, float32 in [0, 1]) decoded from latent codes."""
-        array = _as_numpy(codes, "codes")
-        if not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(f"codes must be floating point, got {array.dtype}")
-        if array.ndim != 2 or array.shape[1] != self.latent_dim or array.shape[0] == 0:
-            raise ValueError(f"codes must be N x {self.latent_dim} with N > 0, got {array.shape}")
-        if not np.isfinite(array).all():
-            raise ValueError("codes contain NaN or infinite values")
-        return _call(self._model.decode, np.ascontiguousarray(array, dtype=np.float32), codes)
+        return like(self._model.decode(codes_for(codes, self.latent_dim)), codes)
 
     def reconstruct(self, images: ArrayLike) -> ArrayLike:
         """Reconstructions (float32 in [0, 1]) of images, shaped like the model's input."""
-        return _call(self._model.reconstruct, self._images(images), images)
+        return like(self._model.reconstruct(images_for(images, self.spec.input_shape)), images)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the weights, biases and pruning masks by name (e.g. "encoder.0.weight",
@@ -171,15 +161,7 @@ class Autoencoder:
         Raises:
             FileNotFoundError: if the folder of `path` does not exist.
         """
-        path = Path(path)
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"cannot save the model to {path}: no folder {path.parent}")
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            self._model.save(str(tmp))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        save_atomically(self._model.save, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Autoencoder:
@@ -189,28 +171,8 @@ class Autoencoder:
             FileNotFoundError: if `path` does not exist.
             udl.DataFormatError: if it is not a udl model, is truncated, or has another format.
         """
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no model file at {path}")
-        native = _C.Autoencoder.load(str(path))
+        native = _C.Autoencoder.load(existing_file(path))
         return cls(AutoencoderSpec._from_native(native.spec), _native=native)
-
-    def _images(self, images: ArrayLike) -> np.ndarray:
-        array = _as_numpy(images, "images")
-        channels, height, width = self.spec.input_shape
-        if array.ndim == 3 and channels == 1:
-            array = array[:, None, :, :]
-        if array.ndim != 4 or array.shape[1:] != (channels, height, width) or len(array) == 0:
-            raise ValueError(
-                f"the model takes N x {channels} x {height} x {width} images (N > 0), "
-                f"got shape {array.shape}"
-            )
-        if array.dtype == np.uint8:
-            return np.ascontiguousarray(array)
-        if not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(f"images must be uint8 or floating point, got {array.dtype}")
-        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise ValueError("float images must be finite and lie in [0, 1]")
-        return np.ascontiguousarray(array, dtype=np.float32)
 
     def __repr__(self) -> str:
         return f"Autoencoder({self.spec.describe()}, {self.parameter_count} parameters)"
@@ -222,18 +184,3 @@ def load_model(path: str | os.PathLike[str]) -> Autoencoder:
 
 
 _CONV_FIELDS = ("channels", "kernel", "stride", "padding")
-
-
-def _as_numpy(value: ArrayLike, what: str) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        return value
-    raise TypeError(f"{what} must be a NumPy array or torch tensor, got {type(value).__name__}")
-
-
-def _call(method: Any, array: np.ndarray, original: ArrayLike) -> ArrayLike:
-    result = method(array)
-    if isinstance(original, torch.Tensor):
-        return torch.from_numpy(result).to(original.device)
-    return result

@@ -11,10 +11,20 @@ import numpy as np
 
 from udl import datasets
 from udl._checks import integer, number
+from udl._loop import LOOP_PARAMETERS, fill_loop_config
 from udl._native import _C
+from udl.corruption import Corruption
 from udl.models import Autoencoder, AutoencoderSpec
 
-__all__ = ["LAYER_GROUPS", "EpochRecord", "TrainResult", "train_autoencoder", "train_cae"]
+__all__ = [
+    "LAYER_GROUPS",
+    "DenoisingScores",
+    "EpochRecord",
+    "TrainResult",
+    "train_autoencoder",
+    "train_cae",
+    "train_dae",
+]
 
 #: The layer groups that pruning treats apart, in report 001's order.
 LAYER_GROUPS = ("encoder_linear", "encoder_conv", "decoder_linear", "decoder_conv")
@@ -35,6 +45,22 @@ class EpochRecord:
     fold: int | None = None  # under cross-validation, the 0-based fold
 
 
+@dataclass(frozen=True)
+class DenoisingScores:
+    """A denoiser on the test set: its corrupted input and its output against the clean
+    images (MSE per pixel; PSNR in dB, averaged over images, peak 1)."""
+
+    corrupted_mse: float
+    denoised_mse: float
+    corrupted_psnr: float
+    denoised_psnr: float
+
+    @property
+    def psnr_gain(self) -> float:
+        """How many dB the denoiser adds."""
+        return self.denoised_psnr - self.corrupted_psnr
+
+
 @dataclass
 class TrainResult:
     """What training returns: the model (at its best epoch by default) and its figures."""
@@ -48,6 +74,7 @@ class TrainResult:
     seconds: float = 0.0  # wall time of training
     test_loss: float | None = None
     test_mse: float | None = None
+    test_denoising: DenoisingScores | None = None  # with a corruption and a test set
 
     def history_table(self) -> str:
         """The history as an aligned text table, one row per epoch."""
@@ -90,6 +117,37 @@ def train_cae(
     return train_autoencoder(spec, train_set, test=test_set, **training)
 
 
+def train_dae(
+    data: DataLike,
+    corruption: Corruption,
+    *,
+    nf: int = 16,
+    latent_dim: int = 10,
+    spec: AutoencoderSpec | None = None,
+    **training: Any,
+) -> TrainResult:
+    """Trains a denoising autoencoder: the CAE (or `spec`) sees corrupted images and learns
+    to return the clean ones (reports 003 and 004).
+
+    Args:
+        data: see `train_autoencoder`.
+        corruption: what the input suffers, drawn afresh for every batch (e.g.
+            `Corruption.report003()`: Gaussian noise and rotation).
+        nf: channels of the CAE's first convolution, unless `spec` is given.
+        latent_dim: size of the CAE's code, unless `spec` is given.
+        spec: any architecture instead of the CAE.
+        **training: the training parameters of `train_autoencoder`.
+
+    Returns:
+        A TrainResult whose `test_denoising` holds the MSE and PSNR of the corrupted and of
+        the denoised test images against the clean ones.
+    """
+    train_set, test_set = _resolve_data(data, training.pop("test", None))
+    if spec is None:
+        spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
+    return train_autoencoder(spec, train_set, test=test_set, corruption=corruption, **training)
+
+
 def train_autoencoder(
     spec: AutoencoderSpec,
     data: DataLike,
@@ -111,6 +169,7 @@ def train_autoencoder(
     prune_every: int = 0,
     prune_amounts: PruneAmounts = 0.0,
     passes: int = 1,
+    corruption: Corruption | None = None,
     threads: int | None = None,
     callback: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
@@ -150,6 +209,9 @@ def train_autoencoder(
             or a mapping with those keys ("encoder_linear", ...).
         passes: iterative autoencoding: the loss sums the reconstruction errors of passes
             1..n, each encoding the previous reconstruction, all against the input.
+        corruption: train a denoiser: the model sees images corrupted on the fly (a new
+            draw every batch; validation and test draws fixed by the seed) and is scored
+            against the clean ones. See `train_dae`.
         threads: LibTorch threads for this run (default: the machine's cores).
         callback: called after every epoch with its EpochRecord; an exception it raises
             stops training and reaches the caller unchanged.
@@ -178,7 +240,11 @@ def train_autoencoder(
         config,
         _native_callback(callback),
     )
-    return TrainResult(model=model, **_result_fields(native))
+    return TrainResult(
+        model=model,
+        test_denoising=_denoising_scores(native.test_denoising),
+        **_result_fields(native),
+    )
 
 
 #: train_autoencoder's training parameters and their defaults: all its keyword-only
@@ -197,24 +263,17 @@ def _train_config(**training: Any) -> Any:
         if name not in _TRAINING_DEFAULTS:
             raise TypeError(f"train_autoencoder() got an unexpected keyword argument {name!r}")
     p = {**_TRAINING_DEFAULTS, **training}
-    config = _C.TrainConfig()
+    config = fill_loop_config(_C.TrainConfig(), **{name: p[name] for name in LOOP_PARAMETERS})
     config.loss = p["loss"]
-    config.optimizer = p["optimizer"]
-    config.learning_rate = number(p["lr"], "lr")
-    config.momentum = number(p["momentum"], "momentum")
-    config.weight_decay = number(p["weight_decay"], "weight_decay")
-    config.batch_size = integer(p["batch_size"], "batch_size")
-    config.epochs = integer(p["epochs"], "epochs")
-    config.seed = integer(p["seed"], "seed", minimum=0)
-    config.val_fraction = number(p["val_fraction"], "val_fraction")
-    config.early_stopping = bool(p["early_stopping"])
-    config.patience = integer(p["patience"], "patience")
-    config.min_delta = number(p["min_delta"], "min_delta")
-    config.restore_best = bool(p["restore_best"])
     config.prune_every = integer(p["prune_every"], "prune_every")
     config.prune_amounts = _prune_amounts(p["prune_amounts"])
     config.passes = integer(p["passes"], "passes")
-    config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
+    if p["corruption"] is not None:
+        if not isinstance(p["corruption"], Corruption):
+            raise TypeError(
+                f"corruption must be a udl.Corruption, got {type(p['corruption']).__name__}"
+            )
+        config.corruption = p["corruption"]._native()
     config.validate()
     return config
 
@@ -263,6 +322,17 @@ def _result_fields(native: Any) -> dict[str, Any]:
         "test_loss": native.test_loss,
         "test_mse": native.test_mse,
     }
+
+
+def _denoising_scores(native: Any) -> DenoisingScores | None:
+    if native is None:
+        return None
+    return DenoisingScores(
+        corrupted_mse=native.corrupted_mse,
+        denoised_mse=native.denoised_mse,
+        corrupted_psnr=native.corrupted_psnr,
+        denoised_psnr=native.denoised_psnr,
+    )
 
 
 def _record(stats: Any) -> EpochRecord:

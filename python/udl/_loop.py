@@ -1,0 +1,44 @@
+"""The settings every native training loop shares, checked and copied into a native config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from udl._checks import integer, number
+
+#: The parameters every `udl.train_*` function takes for its loop (each function's
+#: signature holds its defaults).
+LOOP_PARAMETERS = (
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "batch_size",
+    "epochs",
+    "seed",
+    "val_fraction",
+    "early_stopping",
+    "patience",
+    "min_delta",
+    "restore_best",
+    "threads",
+)
+
+
+def fill_loop_config(config: Any, **p: Any) -> Any:
+    """Copies the loop parameters `p` (all of LOOP_PARAMETERS) into a native config
+    derived from _C.LoopConfig, with TypeError/ValueError naming a bad one."""
+    config.optimizer = p["optimizer"]
+    config.learning_rate = number(p["lr"], "lr")
+    config.momentum = number(p["momentum"], "momentum")
+    config.weight_decay = number(p["weight_decay"], "weight_decay")
+    config.batch_size = integer(p["batch_size"], "batch_size")
+    config.epochs = integer(p["epochs"], "epochs")
+    config.seed = integer(p["seed"], "seed", minimum=0)
+    config.val_fraction = number(p["val_fraction"], "val_fraction")
+    config.early_stopping = bool(p["early_stopping"])
+    config.patience = integer(p["patience"], "patience")
+    config.min_delta = number(p["min_delta"], "min_delta")
+    config.restore_best = bool(p["restore_best"])
+    config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
+    return config

@@ -1,0 +1,407 @@
+"""Image classifiers on the convolutional encoder (reports 000, 002, 003): fine-tuned from a
+trained autoencoder with its convolutions (and optionally its linear layers) frozen, trained
+from scratch as the supervised baseline, or the encoder itself as the classifier."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from udl import datasets
+from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
+from udl._checks import integer
+from udl._loop import LOOP_PARAMETERS, fill_loop_config
+from udl._native import _C
+from udl.models import Autoencoder, AutoencoderSpec
+from udl.training import DataLike, _resolve_data
+
+__all__ = [
+    "HEADS",
+    "ClassificationReport",
+    "Classifier",
+    "ClassifierEpochRecord",
+    "ClassifierResult",
+    "ClassifierSpec",
+    "finetune_classifier",
+    "train_classifier",
+]
+
+#: "linear": latent → classes (report 000); "two_layer": latent → head_hidden, ReLU →
+#: classes (report 002); "none": the latent layer is the output, latent_dim = classes
+#: (report 003).
+HEADS = ("linear", "two_layer", "none")
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A classifier: the encoder half of an autoencoder architecture and a head.
+
+    The output is LogSoftmax over the classes; training minimises the negative
+    log-likelihood (equivalently, cross-entropy on the logits).
+
+    Attributes:
+        encoder: the architecture whose encoder (convolutions, hidden layers, latent layer)
+            is the classifier's body.
+        classes: number of classes, >= 2.
+        head: one of HEADS.
+        head_hidden: width of the two-layer head.
+    """
+
+    encoder: AutoencoderSpec
+    classes: int = 10
+    head: str = "linear"
+    head_hidden: int = 64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.encoder, AutoencoderSpec):
+            raise TypeError(
+                f"encoder must be an AutoencoderSpec, got {type(self.encoder).__name__}"
+            )
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r} (expected one of {', '.join(HEADS)})")
+        object.__setattr__(self, "classes", integer(self.classes, "classes"))
+        object.__setattr__(self, "head_hidden", integer(self.head_hidden, "head_hidden"))
+        self._native()  # validates
+
+    def _native(self) -> Any:
+        return _C.ClassifierSpec(self.encoder._native(), self.classes, self.head, self.head_hidden)
+
+
+class Classifier:
+    """A classifier held by the native core."""
+
+    def __init__(self, spec: ClassifierSpec, seed: int = 0, *, _native: Any = None) -> None:
+        self.spec = spec
+        self._model = _native if _native is not None else _C.Classifier(spec._native(), seed)
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self._model.parameter_count)
+
+    @property
+    def trainable_parameter_count(self) -> int:
+        """Parameters that training updates (the frozen ones left out)."""
+        return int(self._model.trainable_parameter_count)
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of `features`: the input of the last linear layer."""
+        return int(self._model.feature_dim)
+
+    def requires_grad(self) -> dict[str, bool]:
+        """Whether each parameter (by name, e.g. "encoder.0.weight") is trained."""
+        return dict(self._model.requires_grad())
+
+    def log_probabilities(self, images: ArrayLike) -> ArrayLike:
+        """N x classes log-probabilities (float32) of images (uint8 or float in [0, 1])."""
+        return like(self._model.log_probabilities(self._images(images)), images)
+
+    def predict_proba(self, images: ArrayLike) -> ArrayLike:
+        """N x classes probabilities."""
+        array = np.exp(self._model.log_probabilities(self._images(images)))
+        return like(array, images)
+
+    def predict(self, images: ArrayLike) -> ArrayLike:
+        """The most probable class of each image (int64)."""
+        array = self._model.log_probabilities(self._images(images)).argmax(axis=1)
+        return like(array.astype(np.int64), images)
+
+    def features(self, images: ArrayLike) -> ArrayLike:
+        """N x feature_dim activations feeding the last linear layer (what a Fréchet
+        distance compares)."""
+        return like(self._model.features(self._images(images)), images)
+
+    def evaluate(
+        self, data: DataLike, class_names: Sequence[str] | None = None
+    ) -> ClassificationReport:
+        """Accuracy, loss and confusion matrix on a labelled set (a Dataset's test set)."""
+        test_set, names = _labelled(data, "data", class_names)
+        native = _C.evaluate_classifier(self._model, test_set.images, test_set.labels)
+        return _report(native, names)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters by name, as NumPy arrays."""
+        return dict(self._model.state_dict())
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the classifier to `path` atomically (see `Autoencoder.save`)."""
+        save_atomically(self._model.save, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Classifier:
+        """Reads a classifier written by `save`.
+
+        Raises:
+            FileNotFoundError: if `path` does not exist.
+            udl.DataFormatError: if it is not a udl classifier file.
+        """
+        native = _C.Classifier.load(existing_file(path))
+        spec = native.spec
+        return cls(
+            ClassifierSpec(
+                AutoencoderSpec._from_native(spec.encoder),
+                spec.classes,
+                spec.head,
+                spec.head_hidden,
+            ),
+            _native=native,
+        )
+
+    def _images(self, images: ArrayLike) -> np.ndarray:
+        return images_for(images, self.spec.encoder.input_shape)
+
+    def __repr__(self) -> str:
+        return (
+            f"Classifier({self.spec.encoder.describe()} -> {self.spec.head} head -> "
+            f"{self.spec.classes} classes, {self.trainable_parameter_count}/"
+            f"{self.parameter_count} parameters trainable)"
+        )
+
+
+@dataclass(frozen=True)
+class ClassifierEpochRecord:
+    """One epoch of classifier training."""
+
+    epoch: int
+    train_loss: float  # negative log-likelihood
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    improved: bool
+
+
+@dataclass(frozen=True, eq=False)
+class ClassificationReport:
+    """Test-set figures of a classifier."""
+
+    accuracy: float
+    loss: float  # mean negative log-likelihood
+    confusion: np.ndarray  # classes x classes counts: row = true class, column = predicted
+    class_names: tuple[str, ...]
+
+    @property
+    def per_class_accuracy(self) -> dict[str, float]:
+        """Recall of every class: the share of its images classified correctly."""
+        totals = self.confusion.sum(axis=1)
+        hits = np.diag(self.confusion)
+        return {
+            name: float(hits[i] / totals[i]) if totals[i] else float("nan")
+            for i, name in enumerate(self.class_names)
+        }
+
+    def table(self) -> str:
+        """Per-class accuracy as aligned text, then the overall figure."""
+        width = max(len(n) for n in self.class_names)
+        rows = [f"{name:>{width}}  {acc:6.2%}" for name, acc in self.per_class_accuracy.items()]
+        rows.append(f"{'overall':>{width}}  {self.accuracy:6.2%}")
+        return "\n".join(rows)
+
+
+@dataclass
+class ClassifierResult:
+    """What classifier training returns: the model (at its best epoch) and its figures."""
+
+    model: Classifier
+    history: list[ClassifierEpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = float("nan")
+    stop_reason: str = "completed"
+    seconds: float = 0.0  # wall time of training
+    test: ClassificationReport | None = None
+
+
+def train_classifier(
+    data: DataLike,
+    *,
+    spec: AutoencoderSpec | None = None,
+    nf: int = 16,
+    latent_dim: int = 10,
+    head: str = "linear",
+    head_hidden: int = 64,
+    test: DataLike | None = None,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    batch_size: int = 256,
+    epochs: int = 10,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    early_stopping: bool = True,
+    patience: int = 5,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    threads: int | None = None,
+    callback: Callable[[ClassifierEpochRecord], None] | None = None,
+) -> ClassifierResult:
+    """Trains a classifier from scratch, nothing frozen: the supervised baseline, or with
+    head="none" and latent_dim = classes, report 003's encoder-as-classifier.
+
+    Args:
+        data: a labelled `udl.datasets.Dataset` (its train set trains, its test set tests),
+            a labelled `ImageSet`, or a dataset name.
+        spec: the encoder's architecture (default: the CAE of `nf`, `latent_dim`).
+        nf: channels of the CAE's first convolution, unless `spec` is given.
+        latent_dim: the CAE's latent width, unless `spec` is given.
+        head: one of HEADS.
+        head_hidden: width of the two-layer head.
+        test: a labelled set to score (default: the Dataset's test set).
+        optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
+        early_stopping, patience, min_delta, restore_best, threads: as in
+            `udl.train_autoencoder`; early stopping watches the validation loss.
+        callback: called after every epoch with its ClassifierEpochRecord.
+
+    Returns:
+        A ClassifierResult; its `test` has accuracy, per-class accuracy and the confusion
+        matrix.
+
+    Raises:
+        ValueError: for parameters out of range, missing labels, or labels >= classes.
+    """
+    arguments = locals()
+    train_set, test_set, names = _labelled_data(data, test)
+    if spec is None:
+        spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
+    classifier_spec = ClassifierSpec(spec, len(names), head, head_hidden)
+    model = Classifier(classifier_spec, seed=integer(seed, "seed", minimum=0))
+    return _train(model, train_set, test_set, names, arguments, callback)
+
+
+def finetune_classifier(
+    autoencoder: Autoencoder,
+    data: DataLike,
+    *,
+    head: str = "linear",
+    head_hidden: int = 64,
+    freeze_conv: bool = True,
+    freeze_linear: bool = False,
+    test: DataLike | None = None,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    batch_size: int = 256,
+    epochs: int = 10,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    early_stopping: bool = True,
+    patience: int = 5,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    threads: int | None = None,
+    callback: Callable[[ClassifierEpochRecord], None] | None = None,
+) -> ClassifierResult:
+    """Transfer learning: a classifier on a trained autoencoder's encoder (report 000).
+
+    The encoder's weights are copied; its convolutions are frozen (no gradients, never
+    updated) unless freeze_conv=False, its linear layers too with freeze_linear=True; the
+    head trains. Other arguments as in `train_classifier`.
+
+    Returns:
+        A ClassifierResult; compare its `seconds` with a `train_classifier` baseline for the
+        cost of fine-tuning.
+    """
+    arguments = locals()
+    if not isinstance(autoencoder, Autoencoder):
+        raise TypeError(f"autoencoder must be a udl.Autoencoder, got {type(autoencoder).__name__}")
+    train_set, test_set, names = _labelled_data(data, test)
+    classifier_spec = ClassifierSpec(autoencoder.spec, len(names), head, head_hidden)
+    model = Classifier(classifier_spec, seed=integer(seed, "seed", minimum=0))
+    model._model.load_encoder(autoencoder._model)
+    model._model.freeze_encoder(bool(freeze_conv), bool(freeze_linear))
+    return _train(model, train_set, test_set, names, arguments, callback)
+
+
+def _train(
+    model: Classifier,
+    train_set: datasets.ImageSet,
+    test_set: datasets.ImageSet | None,
+    names: tuple[str, ...],
+    arguments: dict[str, Any],
+    callback: Callable[[ClassifierEpochRecord], None] | None,
+) -> ClassifierResult:
+    config = fill_loop_config(
+        _C.LoopConfig(), **{name: arguments[name] for name in LOOP_PARAMETERS}
+    )
+    config.validate()
+    on_epoch = None if callback is None else (lambda stats: callback(_record(stats)))
+    native = _C.train_classifier(
+        model._model,
+        train_set.images,
+        train_set.labels,
+        None if test_set is None else test_set.images,
+        None if test_set is None else test_set.labels,
+        config,
+        on_epoch,
+    )
+    return ClassifierResult(
+        model=model,
+        history=[_record(s) for s in native.history],
+        best_epoch=native.best_epoch,
+        best_val_loss=native.best_val_loss,
+        stop_reason=native.stop_reason,
+        seconds=native.seconds,
+        test=None if native.test is None else _report(native.test, names),
+    )
+
+
+def _labelled_data(
+    data: DataLike, test: DataLike | None
+) -> tuple[datasets.ImageSet, datasets.ImageSet | None, tuple[str, ...]]:
+    names = data.class_names if isinstance(data, datasets.Dataset) else None
+    if isinstance(data, str):
+        loaded = datasets.load(data)
+        names, data = loaded.class_names, loaded
+    train_set, test_set = _resolve_data(data, test)
+    if train_set.labels is None:
+        raise ValueError("a classifier needs labelled training images")
+    if test_set is not None and test_set.labels is None:
+        raise ValueError("the test images have no labels")
+    if names is None:
+        names = tuple(str(i) for i in range(int(train_set.labels.max()) + 1))
+    return train_set, test_set, tuple(names)
+
+
+def _labelled(
+    data: DataLike, what: str, class_names: Sequence[str] | None
+) -> tuple[datasets.ImageSet, tuple[str, ...]]:
+    if isinstance(data, str):
+        data = datasets.load(data)
+    if isinstance(data, datasets.Dataset):
+        class_names = class_names or data.class_names
+        data = data.test
+    if not isinstance(data, datasets.ImageSet):
+        raise TypeError(
+            f"{what} must be a Dataset, an ImageSet or a name, got {type(data).__name__}"
+        )
+    if data.labels is None:
+        raise ValueError(f"{what} has no labels")
+    if class_names is None:
+        class_names = tuple(str(i) for i in range(int(data.labels.max()) + 1))
+    return data, tuple(class_names)
+
+
+def _record(stats: Any) -> ClassifierEpochRecord:
+    return ClassifierEpochRecord(
+        epoch=stats.epoch,
+        train_loss=stats.train_loss,
+        train_accuracy=stats.train_accuracy,
+        val_loss=stats.val_loss,
+        val_accuracy=stats.val_accuracy,
+        seconds=stats.seconds,
+        improved=stats.improved,
+    )
+
+
+def _report(native: Any, names: tuple[str, ...]) -> ClassificationReport:
+    confusion = np.array(native.confusion)
+    if len(names) != confusion.shape[0]:
+        names = tuple(str(i) for i in range(confusion.shape[0]))
+    return ClassificationReport(
+        accuracy=native.accuracy, loss=native.loss, confusion=confusion, class_names=names
+    )

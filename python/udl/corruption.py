@@ -1,0 +1,101 @@
+"""Corruptions for denoising autoencoders (reports 003, 004), applied by the native loop to
+every batch on the fly: rotation, additive Gaussian noise, salt-and-pepper, masking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from udl._arrays import ArrayLike, as_numpy, images_for, like
+from udl._checks import integer, number
+from udl._native import _C
+
+__all__ = ["Corruption", "corrupt"]
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """What a denoiser's input suffers, in this order: rotation, noise, salt-and-pepper,
+    masking; the result is clipped to [0, 1]. Leave a field None to skip that corruption.
+
+    Attributes:
+        rotation_degrees: each image is rotated by an angle uniform in ±this, in (0, 180]
+            (report 003 combines it with Gaussian noise); pixels from outside are black.
+        gaussian_sigma: standard deviation of additive Gaussian noise, > 0.
+        salt_pepper: fraction of pixels set to 0 or 1 (half each on average), in [0, 1].
+        mask_fraction: fraction of pixels set to 0, in [0, 1] (report 004: about 0.5).
+
+    Raises:
+        ValueError: for a non-positive sigma, a rotation outside (0, 180], or a fraction
+            outside [0, 1].
+    """
+
+    rotation_degrees: float | None = None
+    gaussian_sigma: float | None = None
+    salt_pepper: float | None = None
+    mask_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("rotation_degrees", "gaussian_sigma", "salt_pepper", "mask_fraction"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, number(value, name))
+        if self.gaussian_sigma is not None and not self.gaussian_sigma > 0:
+            raise ValueError(f"gaussian_sigma must be > 0, got {self.gaussian_sigma}")
+        if self.rotation_degrees is not None and not 0 < self.rotation_degrees <= 180:
+            raise ValueError(f"rotation_degrees must be in (0, 180], got {self.rotation_degrees}")
+        for name in ("salt_pepper", "mask_fraction"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if all(getattr(self, f) is None for f in self.__dataclass_fields__):
+            raise ValueError("a Corruption needs at least one of its four corruptions")
+
+    @classmethod
+    def report003(cls) -> Corruption:
+        """Report 003's denoising task: Gaussian noise and a random rotation. The report
+        gives no values; udl takes sigma 0.3 and ±15 degrees."""
+        return cls(rotation_degrees=15.0, gaussian_sigma=0.3)
+
+    @classmethod
+    def report004(cls) -> Corruption:
+        """Report 004's: about half of the pixels zeroed."""
+        return cls(mask_fraction=0.5)
+
+    def _native(self) -> Any:
+        config = _C.CorruptionConfig()
+        config.rotation_degrees = self.rotation_degrees or 0.0
+        config.gaussian_sigma = self.gaussian_sigma or 0.0
+        config.salt_pepper = self.salt_pepper or 0.0
+        config.mask_fraction = self.mask_fraction or 0.0
+        config.validate()
+        return config
+
+
+def corrupt(images: ArrayLike, corruption: Corruption, *, seed: int = 0) -> ArrayLike:
+    """Corrupted copies (float32 in [0, 1]) of images, as the denoising loop draws them.
+
+    Args:
+        images: N x C x H x W (or N x H x W) uint8 or float images in [0, 1].
+        corruption: what to apply.
+        seed: seeds the draws; the same seed gives the same corruption.
+
+    Returns:
+        float32 images of the input's shape (N x C x H x W), as NumPy or torch like the input.
+    """
+    if not isinstance(corruption, Corruption):
+        raise TypeError(f"corruption must be a udl.Corruption, got {type(corruption).__name__}")
+    array = as_numpy(images, "images")
+    array = images_for(array, _shape_of(array))
+    return like(_C.corrupt(array, corruption._native(), integer(seed, "seed", minimum=0)), images)
+
+
+def _shape_of(images: np.ndarray) -> tuple[int, int, int]:
+    shape = images.shape
+    if len(shape) == 3:
+        return (1, shape[1], shape[2])
+    if len(shape) == 4:
+        return (shape[1], shape[2], shape[3])
+    raise ValueError(f"images must be N x C x H x W or N x H x W, got shape {shape}")
