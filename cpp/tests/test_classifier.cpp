@@ -9,7 +9,21 @@
 namespace {
 
 namespace fs = std::filesystem;
-using torch::indexing::Slice;
+
+// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
+// spinning of idle OpenMP threads makes these tiny ops many times slower.
+class OneThread : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_ = at::get_num_threads();
+    at::set_num_threads(1);
+  }
+  void TearDown() override { at::set_num_threads(previous_); }
+
+ private:
+  int previous_ = 1;
+};
+class Classifier : public OneThread {};
 
 fs::path temp_file(const std::string& name) {
   return fs::temp_directory_path() /
@@ -77,7 +91,7 @@ bool changed(const torch::Tensor& before, const torch::Tensor& after) {
   return !before.equal(after);
 }
 
-TEST(Classifier, ForwardGivesLogProbabilities) {
+TEST_F(Classifier, ForwardGivesLogProbabilities) {
   const torch::Tensor images = torch::rand({5, 1, 28, 28});
   for (auto head : {udl::HeadKind::kLinear, udl::HeadKind::kTwoLayer, udl::HeadKind::kNone}) {
     udl::Classifier model(small_spec(head, 4), 0);
@@ -89,7 +103,7 @@ TEST(Classifier, ForwardGivesLogProbabilities) {
   }
 }
 
-TEST(Classifier, FrozenConvLayersGetNoGradientsAndDoNotTrain) {
+TEST_F(Classifier, FrozenConvLayersGetNoGradientsAndDoNotTrain) {
   udl::Classifier model(small_spec(), 0);
   model->freeze_encoder(/*conv=*/true, /*linear=*/false);
   const udl::ImageSet data = banded_blobs(64, 3, 1);
@@ -126,7 +140,7 @@ TEST(Classifier, FrozenConvLayersGetNoGradientsAndDoNotTrain) {
   }
 }
 
-TEST(Classifier, FrozenEncoderLeavesOnlyTheHeadTraining) {
+TEST_F(Classifier, FrozenEncoderLeavesOnlyTheHeadTraining) {
   for (auto head : {udl::HeadKind::kLinear, udl::HeadKind::kTwoLayer}) {
     udl::Classifier model(small_spec(head), 0);
     model->freeze_encoder(true, true);
@@ -144,7 +158,7 @@ TEST(Classifier, FrozenEncoderLeavesOnlyTheHeadTraining) {
   for (const auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());
 }
 
-TEST(Classifier, LoadEncoderCopiesExactlyTheAutoencodersEncoder) {
+TEST_F(Classifier, LoadEncoderCopiesExactlyTheAutoencodersEncoder) {
   const udl::ClassifierSpec spec = small_spec(udl::HeadKind::kTwoLayer);
   udl::Autoencoder source(spec.encoder, 7);
   udl::PruningConfig pruning;  // masked weights are zero in the copy too
@@ -180,7 +194,7 @@ TEST(Classifier, LoadEncoderCopiesExactlyTheAutoencodersEncoder) {
   EXPECT_TRUE(torch::allclose(linear->features(images), source->encode(images), 1e-6, 1e-6));
 }
 
-TEST(Classifier, LoadEncoderRejectsAnotherEncoder) {
+TEST_F(Classifier, LoadEncoderRejectsAnotherEncoder) {
   udl::Classifier model(small_spec(), 0);
   auto expect_rejected = [&](const udl::AutoencoderSpec& spec) {
     udl::Autoencoder other(spec, 0);
@@ -190,8 +204,9 @@ TEST(Classifier, LoadEncoderRejectsAnotherEncoder) {
       EXPECT_TRUE(item.value().equal(before.at(item.key())));
     }
   };
-  expect_rejected(udl::conv_autoencoder_spec(4, 7));  // latent
-  expect_rejected(udl::conv_autoencoder_spec(8, 6));  // channels
+  expect_rejected(udl::conv_autoencoder_spec(4, 7));               // latent
+  expect_rejected(udl::conv_autoencoder_spec(8, 6));               // channels
+  expect_rejected(udl::conv_autoencoder_spec(4, 6, {1, 32, 32}));  // input shape
   udl::AutoencoderSpec spec = small_spec().encoder;
   spec.hidden_widths = {32};
   expect_rejected(spec);
@@ -201,7 +216,7 @@ TEST(Classifier, LoadEncoderRejectsAnotherEncoder) {
   expect_rejected(spec);
 }
 
-TEST(Classifier, LearnsClassesByPositionAndScoresConsistently) {
+TEST_F(Classifier, LearnsClassesByPositionAndScoresConsistently) {
   const udl::ImageSet data = banded_blobs(360, 3, 3);
   const udl::ImageSet test = banded_blobs(150, 3, 4);
   udl::Classifier model(small_spec(), 0);
@@ -233,7 +248,7 @@ TEST(Classifier, LearnsClassesByPositionAndScoresConsistently) {
   EXPECT_NEAR(again.loss, scores.loss, 1e-5);
 }
 
-TEST(Classifier, TrainingIsSeeded) {
+TEST_F(Classifier, TrainingIsSeeded) {
   const udl::ImageSet data = banded_blobs(96, 3, 5);
   auto run = [&](uint64_t seed) {
     udl::LoopConfig config = small_config(2);
@@ -251,7 +266,7 @@ TEST(Classifier, TrainingIsSeeded) {
   EXPECT_NE(a[0].train_loss, c[0].train_loss);
 }
 
-TEST(Classifier, RejectsMissingAndOutOfRangeLabels) {
+TEST_F(Classifier, RejectsMissingAndOutOfRangeLabels) {
   udl::Classifier model(small_spec(udl::HeadKind::kLinear, 3), 0);
   const udl::ImageSet good = banded_blobs(40, 3, 6);
   const udl::ImageSet unlabelled(good.images());
@@ -270,7 +285,7 @@ TEST(Classifier, RejectsMissingAndOutOfRangeLabels) {
   EXPECT_THROW(udl::classify_images(model, torch::rand({2, 1, 27, 28})), udl::InvalidArgument);
 }
 
-TEST(Classifier, ValidateRejectsBadSpecs) {
+TEST_F(Classifier, ValidateRejectsBadSpecs) {
   udl::ClassifierSpec spec = small_spec();
   EXPECT_NO_THROW(udl::validate(spec));
   spec.classes = 1;
@@ -299,7 +314,7 @@ TEST(Classifier, ValidateRejectsBadSpecs) {
   EXPECT_THROW(udl::parse_head("three_layer"), udl::InvalidArgument);
 }
 
-TEST(Classifier, FeaturesAreTheInputOfTheLastLinearLayer) {
+TEST_F(Classifier, FeaturesAreTheInputOfTheLastLinearLayer) {
   const torch::Tensor images = torch::rand({4, 1, 28, 28});
   udl::ClassifierSpec no_hidden = small_spec(udl::HeadKind::kNone, 3);
   no_hidden.encoder.hidden_widths.clear();  // headless, the latent layer on the conv output
@@ -329,7 +344,7 @@ TEST(Classifier, FeaturesAreTheInputOfTheLastLinearLayer) {
   }
 }
 
-TEST(Classifier, SaveAndLoadRoundTrip) {
+TEST_F(Classifier, SaveAndLoadRoundTrip) {
   const torch::Tensor images = torch::rand({4, 1, 28, 28});
   for (auto head : {udl::HeadKind::kLinear, udl::HeadKind::kTwoLayer, udl::HeadKind::kNone}) {
     udl::ClassifierSpec spec = small_spec(head, 3);
@@ -348,7 +363,7 @@ TEST(Classifier, SaveAndLoadRoundTrip) {
   }
 }
 
-TEST(Classifier, LoadRejectsAnotherKindOfModel) {
+TEST_F(Classifier, LoadRejectsAnotherKindOfModel) {
   udl::Autoencoder autoencoder(small_spec().encoder, 0);
   const fs::path path = temp_file("autoencoder.udl");
   udl::save_autoencoder(autoencoder, path.string());

@@ -11,6 +11,23 @@ namespace {
 
 using torch::indexing::Slice;
 
+// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
+// spinning of idle OpenMP threads makes these tiny ops many times slower.
+class OneThread : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_ = at::get_num_threads();
+    at::set_num_threads(1);
+  }
+  void TearDown() override { at::set_num_threads(previous_); }
+
+ private:
+  int previous_ = 1;
+};
+class Corruption : public OneThread {};
+class Psnr : public OneThread {};
+class Denoising : public OneThread {};
+
 at::Generator seeded(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
 torch::Tensor corrupt_with(const torch::Tensor& clean, const udl::CorruptionConfig& config,
@@ -43,7 +60,7 @@ udl::ImageSet blob_images(int64_t n, uint64_t seed) {
   return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
 }
 
-TEST(Corruption, GaussianNoiseHasZeroMeanAndTheGivenSigma) {
+TEST_F(Corruption, GaussianNoiseHasZeroMeanAndTheGivenSigma) {
   const torch::Tensor clean = torch::full({64, 1, 16, 16}, 0.5f);
   for (double sigma : {0.02, 0.08}) {
     udl::CorruptionConfig config;
@@ -58,7 +75,7 @@ TEST(Corruption, GaussianNoiseHasZeroMeanAndTheGivenSigma) {
   EXPECT_TRUE(clean.eq(0.5f).all().item<bool>());  // the input is not modified
 }
 
-TEST(Corruption, SaltAndPepperSetsTheFractionToZeroOrOneHalfEach) {
+TEST_F(Corruption, SaltAndPepperSetsTheFractionToZeroOrOneHalfEach) {
   const torch::Tensor clean = mid_range_images(64, 1, 16, 2);
   udl::CorruptionConfig config;
   config.salt_pepper = 0.2;
@@ -73,7 +90,7 @@ TEST(Corruption, SaltAndPepperSetsTheFractionToZeroOrOneHalfEach) {
   EXPECT_TRUE(noisy.masked_select(untouched).equal(clean.masked_select(untouched)));
 }
 
-TEST(Corruption, SaltAndPepperHitsWholePixelsOfColourImages) {
+TEST_F(Corruption, SaltAndPepperHitsWholePixelsOfColourImages) {
   const torch::Tensor clean = mid_range_images(32, 3, 16, 4);
   udl::CorruptionConfig config;
   config.salt_pepper = 0.3;
@@ -86,7 +103,7 @@ TEST(Corruption, SaltAndPepperHitsWholePixelsOfColourImages) {
   }
 }
 
-TEST(Corruption, MaskingZeroesTheFractionOfPixels) {
+TEST_F(Corruption, MaskingZeroesTheFractionOfPixels) {
   for (double fraction : {0.25, 0.5}) {
     const torch::Tensor clean = mid_range_images(64, 1, 16, 6);
     udl::CorruptionConfig config;
@@ -98,7 +115,7 @@ TEST(Corruption, MaskingZeroesTheFractionOfPixels) {
   }
 }
 
-TEST(Corruption, MaskingZeroesAllChannelsOfAPixelTogether) {
+TEST_F(Corruption, MaskingZeroesAllChannelsOfAPixelTogether) {
   const torch::Tensor clean = mid_range_images(32, 3, 16, 8);
   udl::CorruptionConfig config;
   config.mask_fraction = 0.5;
@@ -108,7 +125,7 @@ TEST(Corruption, MaskingZeroesAllChannelsOfAPixelTogether) {
   EXPECT_NEAR(first.to(torch::kFloat64).mean().item<double>(), 0.5, 0.015);
 }
 
-TEST(Corruption, HalfTurnIsAFlipInBothAxes) {
+TEST_F(Corruption, HalfTurnIsAFlipInBothAxes) {
   // An asymmetric smooth image: two blobs of different size off the centre.
   const torch::Tensor image =
       (blob(16, 16, 4.0, 5.0, 1.8, 1.8) + 0.6 * blob(16, 16, 10.0, 11.5, 1.5, 2.5)).clamp_max(1);
@@ -128,7 +145,7 @@ TEST(Corruption, HalfTurnIsAFlipInBothAxes) {
   EXPECT_GT(errors.max().item<double>(), 0.3);
 }
 
-TEST(Corruption, NoRotationIsTheIdentityAndATinyOneAlmostSo) {
+TEST_F(Corruption, NoRotationIsTheIdentityAndATinyOneAlmostSo) {
   const torch::Tensor clean = mid_range_images(8, 2, 12, 11);
   udl::CorruptionConfig config;
   EXPECT_FALSE(config.enabled());
@@ -139,24 +156,24 @@ TEST(Corruption, NoRotationIsTheIdentityAndATinyOneAlmostSo) {
   EXPECT_TRUE(torch::allclose(corrupt_with(clean, config, 12), clean, 0, 1e-4));
 }
 
-TEST(Corruption, RotationPreservesTheMassOfACentredBlob) {
+TEST_F(Corruption, RotationPreservesTheMassOfACentredBlob) {
   // An elongated blob at the centre of a square image: every rotation keeps its mass.
   const torch::Tensor elongated = blob(24, 24, 11.5, 11.5, 1.8, 4.0).expand({64, 1, 24, 24});
   udl::CorruptionConfig config;
   config.rotation_degrees = 180;
   const torch::Tensor rotated = corrupt_with(elongated, config, 13);
   const torch::Tensor mass = rotated.sum({1, 2, 3}) / elongated[0].sum();
-  EXPECT_LT((mass - 1).abs().max().item<double>(), 0.04);
+  EXPECT_LT((mass - 1).abs().max().item<double>(), 0.01);
   EXPECT_GT((rotated - elongated).abs().max().item<double>(), 0.3);  // it did rotate
 
   // A round blob in a non-square image is invariant: the angles are in pixel space.
-  const torch::Tensor round = blob(20, 32, 9.5, 15.5, 2.5, 2.5).expand({64, 1, 20, 32});
+  const torch::Tensor round = blob(20, 32, 9.5, 15.5, 3.0, 3.0).expand({64, 1, 20, 32});
   const torch::Tensor turned = corrupt_with(round, config, 14);
-  EXPECT_LT((turned - round).abs().max().item<double>(), 0.03);
-  EXPECT_LT(((turned.sum({1, 2, 3}) / round[0].sum()) - 1).abs().max().item<double>(), 0.02);
+  EXPECT_LT((turned - round).abs().max().item<double>(), 0.05);
+  EXPECT_LT(((turned.sum({1, 2, 3}) / round[0].sum()) - 1).abs().max().item<double>(), 0.01);
 }
 
-TEST(Corruption, OutputStaysInTheUnitRange) {
+TEST_F(Corruption, OutputStaysInTheUnitRange) {
   const torch::Tensor clean = mid_range_images(16, 3, 16, 15);
   udl::CorruptionConfig config;
   config.rotation_degrees = 45;
@@ -178,7 +195,7 @@ TEST(Corruption, OutputStaysInTheUnitRange) {
   EXPECT_GT(clipped.eq(1).sum().item<int64_t>(), 0);
 }
 
-TEST(Corruption, TheGeneratorSeedDeterminesTheOutput) {
+TEST_F(Corruption, TheGeneratorSeedDeterminesTheOutput) {
   const torch::Tensor clean = mid_range_images(8, 1, 16, 18);
   udl::CorruptionConfig config;
   config.rotation_degrees = 30;
@@ -193,7 +210,7 @@ TEST(Corruption, TheGeneratorSeedDeterminesTheOutput) {
   EXPECT_FALSE(first.equal(udl::corrupt(clean, config, generator)));
 }
 
-TEST(Corruption, ValidateRejectsOutOfRangeSettings) {
+TEST_F(Corruption, ValidateRejectsOutOfRangeSettings) {
   auto expect_invalid = [](const std::function<void(udl::CorruptionConfig&)>& change) {
     udl::CorruptionConfig config;
     change(config);
@@ -226,7 +243,7 @@ TEST(Corruption, ValidateRejectsOutOfRangeSettings) {
   EXPECT_THROW(udl::validate(train), udl::InvalidArgument);
 }
 
-TEST(Psnr, ExactCopyIsHundredDecibelsAndKnownErrorsMatch) {
+TEST_F(Psnr, ExactCopyIsHundredDecibelsAndKnownErrorsMatch) {
   const torch::Tensor reference = mid_range_images(4, 1, 8, 21);
   EXPECT_NEAR(udl::mean_psnr(reference, reference), 100.0, 1e-9);
 
@@ -256,23 +273,30 @@ udl::TrainConfig denoising_config(int64_t epochs) {
   return config;
 }
 
-TEST(Denoising, TrainingScoresTheDenoiserOnTheTestSet) {
+TEST_F(Denoising, TrainingScoresTheDenoiserOnTheTestSet) {
   const udl::ImageSet data = blob_images(320, 31);
   const udl::ImageSet test = blob_images(100, 32);
-  udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
-  const udl::TrainResult result = udl::train_autoencoder(model, data, &test, denoising_config(4));
+  udl::TrainConfig config = denoising_config(6);
+  config.loss = udl::LossKind::kBce;
+  config.learning_rate = 1e-2;
+  udl::Autoencoder model(udl::conv_autoencoder_spec(8, 8), 0);
+  const udl::TrainResult result = udl::train_autoencoder(model, data, &test, config);
   ASSERT_TRUE(result.test_denoising.has_value());
   const udl::DenoisingScores& scores = *result.test_denoising;
   EXPECT_LT(scores.denoised_mse, scores.corrupted_mse);
   EXPECT_LT(scores.corrupted_psnr, scores.denoised_psnr);
   EXPECT_GT(scores.corrupted_psnr, 5.0);
-  // The same seeded corruption scored outside training.
-  const udl::DenoisingScores again = udl::evaluate_denoising(
-      model, test, denoising_config(1).corruption, /*seed=*/123, /*batch_size=*/64);
+  // Better than a black image too: the denoiser has learnt something of the blobs.
+  const double black_mse = test.slice(0, test.size()).pow(2).mean().item<double>();
+  EXPECT_LT(scores.denoised_mse, black_mse);
+  // The same corruption scored outside training, with another seed and batching.
+  const udl::DenoisingScores again =
+      udl::evaluate_denoising(model, test, config.corruption, /*seed=*/123, /*batch_size=*/64);
   EXPECT_LT(again.corrupted_psnr, again.denoised_psnr);
+  EXPECT_NEAR(again.corrupted_mse, scores.corrupted_mse, 0.1 * scores.corrupted_mse);
 }
 
-TEST(Denoising, OnePassTestMseIsTheDenoisedMse) {
+TEST_F(Denoising, OnePassTestMseIsTheDenoisedMse) {
   const udl::ImageSet data = blob_images(160, 33);
   const udl::ImageSet test = blob_images(70, 34);  // batches of 32, 32 and 6
   udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);

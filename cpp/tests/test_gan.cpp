@@ -13,6 +13,21 @@ namespace {
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
 
+// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
+// spinning of idle OpenMP threads makes these tiny ops many times slower.
+class OneThread : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_ = at::get_num_threads();
+    at::set_num_threads(1);
+  }
+  void TearDown() override { at::set_num_threads(previous_); }
+
+ private:
+  int previous_ = 1;
+};
+class Gan : public OneThread {};
+
 fs::path temp_file(const std::string& name) {
   return fs::temp_directory_path() / ("udl_gan_test_" + std::to_string(getpid()) + "_" + name);
 }
@@ -82,7 +97,7 @@ torch::Tensor seeded_images(std::vector<int64_t> shape, uint64_t seed) {
   return torch::rand(shape, generator) * 2 - 1;
 }
 
-TEST(Gan, DiscriminatorStepTrainsOnlyTheDiscriminator) {
+TEST_F(Gan, DiscriminatorStepTrainsOnlyTheDiscriminator) {
   for (auto architecture : kArchitectures) {
     udl::Gan model(small_spec(architecture), 0);
     model->train();
@@ -106,7 +121,7 @@ TEST(Gan, DiscriminatorStepTrainsOnlyTheDiscriminator) {
   }
 }
 
-TEST(Gan, GeneratorStepTrainsOnlyTheGenerator) {
+TEST_F(Gan, GeneratorStepTrainsOnlyTheGenerator) {
   for (auto architecture : kArchitectures) {
     udl::Gan model(small_spec(architecture), 0);
     model->train();
@@ -122,7 +137,7 @@ TEST(Gan, GeneratorStepTrainsOnlyTheGenerator) {
   }
 }
 
-TEST(Gan, GeneratesImagesAndDiscriminatesToOneLogitEach) {
+TEST_F(Gan, GeneratesImagesAndDiscriminatesToOneLogitEach) {
   const std::vector<std::vector<int64_t>> shapes = {{1, 8, 8}, {3, 8, 12}, {1, 12, 8}};
   for (auto architecture : kArchitectures) {
     for (const auto& shape : shapes) {
@@ -143,7 +158,7 @@ TEST(Gan, GeneratesImagesAndDiscriminatesToOneLogitEach) {
   }
 }
 
-TEST(Gan, ValidateRejectsBadSpecs) {
+TEST_F(Gan, ValidateRejectsBadSpecs) {
   EXPECT_NO_THROW(udl::validate(small_spec(udl::GanArchitecture::kDcgan, {1, 28, 28})));
   EXPECT_THROW(udl::validate(small_spec(udl::GanArchitecture::kDcgan, {1, 30, 30})),
                udl::InvalidArgument);
@@ -166,7 +181,7 @@ TEST(Gan, ValidateRejectsBadSpecs) {
   EXPECT_THROW(udl::parse_gan_architecture("wgan"), udl::InvalidArgument);
 }
 
-TEST(Gan, TrainingFillsHistoryAndKeepsSamples) {
+TEST_F(Gan, TrainingFillsHistoryAndKeepsSamples) {
   const udl::ImageSet data = blob_images(128, 16, 1);
   for (auto architecture :
        {udl::GanArchitecture::kFullyConnectedLeaky, udl::GanArchitecture::kDcgan}) {
@@ -205,7 +220,7 @@ TEST(Gan, TrainingFillsHistoryAndKeepsSamples) {
   }
 }
 
-TEST(Gan, TrainingKeepsOnlyTheRequestedSamples) {
+TEST_F(Gan, TrainingKeepsOnlyTheRequestedSamples) {
   const udl::ImageSet data = blob_images(64, 8, 2);
   udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
   udl::GanConfig config = small_config(3);
@@ -219,7 +234,7 @@ TEST(Gan, TrainingKeepsOnlyTheRequestedSamples) {
   EXPECT_TRUE(udl::train_gan(model, data, config).samples.empty());
 }
 
-TEST(Gan, TrainingIsSeeded) {
+TEST_F(Gan, TrainingIsSeeded) {
   const udl::ImageSet data = blob_images(96, 8, 3);
   auto run = [&](uint64_t seed) {
     udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), seed);
@@ -242,7 +257,7 @@ TEST(Gan, TrainingIsSeeded) {
   EXPECT_NE(a.history[0].generator_loss, c.history[0].generator_loss);
 }
 
-TEST(Gan, RejectsBadConfigs) {
+TEST_F(Gan, RejectsBadConfigs) {
   const udl::ImageSet data = blob_images(32, 8, 4);
   udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
   auto expect_invalid = [&](const std::function<void(udl::GanConfig&)>& change) {
@@ -268,7 +283,7 @@ TEST(Gan, RejectsBadConfigs) {
   EXPECT_THROW(udl::train_gan(model, wrong, small_config(1)), udl::InvalidArgument);
 }
 
-TEST(Gan, GenerateIsSeededAndInTheUnitRange) {
+TEST_F(Gan, GenerateIsSeededAndInTheUnitRange) {
   for (auto architecture : kArchitectures) {
     udl::Gan model(small_spec(architecture), 0);
     model->train();  // generation switches dropout and batch statistics off itself
@@ -290,7 +305,7 @@ TEST(Gan, GenerateIsSeededAndInTheUnitRange) {
   }
 }
 
-TEST(Gan, SaveAndLoadRoundTrip) {
+TEST_F(Gan, SaveAndLoadRoundTrip) {
   for (auto architecture : kArchitectures) {
     udl::Gan model(small_spec(architecture, {1, 12, 8}), 3);
     if (architecture == udl::GanArchitecture::kDcgan) {

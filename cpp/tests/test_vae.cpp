@@ -12,6 +12,21 @@ namespace {
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
 
+// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
+// spinning of idle OpenMP threads makes these tiny ops many times slower.
+class OneThread : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_ = at::get_num_threads();
+    at::set_num_threads(1);
+  }
+  void TearDown() override { at::set_num_threads(previous_); }
+
+ private:
+  int previous_ = 1;
+};
+class Vae : public OneThread {};
+
 fs::path temp_file(const std::string& name) {
   return fs::temp_directory_path() / ("udl_vae_test_" + std::to_string(getpid()) + "_" + name);
 }
@@ -61,7 +76,7 @@ int count_batch_norms(udl::Vae& model) {
   return count;
 }
 
-TEST(Vae, LossMatchesAHandComputationInEvalMode) {
+TEST_F(Vae, LossMatchesAHandComputationInEvalMode) {
   udl::Vae model(tiny_spec(), 3);
   model->eval();
   auto generator = at::make_generator<at::CPUGeneratorImpl>(4);
@@ -102,7 +117,7 @@ TEST(Vae, LossMatchesAHandComputationInEvalMode) {
   EXPECT_NEAR(plain.total, mse_sum, 1e-5 * mse_sum);
 }
 
-TEST(Vae, TrainingModeSamplesFromTheModelsOwnGenerator) {
+TEST_F(Vae, TrainingModeSamplesFromTheModelsOwnGenerator) {
   const torch::Tensor x = torch::rand({4, 1, 28, 28});
   torch::NoGradGuard no_grad;
   udl::Vae a(small_spec(), 5);
@@ -123,7 +138,7 @@ TEST(Vae, TrainingModeSamplesFromTheModelsOwnGenerator) {
   EXPECT_TRUE(a->forward(x).logits.equal(a->decode_logits(first.mean)));
 }
 
-TEST(Vae, TrainingLowersTheLossAndRecordsItsTerms) {
+TEST_F(Vae, TrainingLowersTheLossAndRecordsItsTerms) {
   const udl::ImageSet data = blob_images(320, 1);
   udl::Vae model(small_spec(), 0);
   udl::VaeConfig config = small_config(4);
@@ -151,7 +166,7 @@ TEST(Vae, TrainingLowersTheLossAndRecordsItsTerms) {
   EXPECT_NEAR(result.best_val_loss, result.history[result.best_epoch - 1].val_loss, 1e-12);
 }
 
-TEST(Vae, BatchNormSpecAddsLayersAndTrains) {
+TEST_F(Vae, BatchNormSpecAddsLayersAndTrains) {
   udl::Vae plain(small_spec(false), 0);
   udl::Vae normed(small_spec(true), 0);
   EXPECT_EQ(count_batch_norms(plain), 0);
@@ -171,7 +186,7 @@ TEST(Vae, BatchNormSpecAddsLayersAndTrains) {
   EXPECT_TRUE(torch::allclose(log_variance_all, log_variance_small, 1e-5, 1e-5));
 }
 
-TEST(Vae, TrainingIsSeeded) {
+TEST_F(Vae, TrainingIsSeeded) {
   const udl::ImageSet data = blob_images(128, 3);
   auto run = [&](uint64_t seed) {
     udl::VaeConfig config = small_config(2);
@@ -189,7 +204,7 @@ TEST(Vae, TrainingIsSeeded) {
   EXPECT_NE(a[0].train_loss, c[0].train_loss);
 }
 
-TEST(Vae, RejectsBadConfigs) {
+TEST_F(Vae, RejectsBadConfigs) {
   const udl::ImageSet data = blob_images(40, 4);
   udl::Vae model(small_spec(), 0);
   auto expect_invalid = [&](const std::function<void(udl::VaeConfig&)>& change) {
@@ -209,7 +224,7 @@ TEST(Vae, RejectsBadConfigs) {
   EXPECT_THROW(udl::train_vae(model, wrong, nullptr, small_config(1)), udl::InvalidArgument);
 }
 
-TEST(Vae, SamplesAreSeededImagesInTheUnitRange) {
+TEST_F(Vae, SamplesAreSeededImagesInTheUnitRange) {
   udl::Vae model(small_spec(), 0);
   EXPECT_THROW(udl::vae_sample(model, 0, 1), udl::InvalidArgument);
   EXPECT_THROW(udl::vae_sample(model, -3, 1), udl::InvalidArgument);
@@ -221,7 +236,7 @@ TEST(Vae, SamplesAreSeededImagesInTheUnitRange) {
   EXPECT_FALSE(udl::vae_sample(model, 5, 2).equal(samples));
 }
 
-TEST(Vae, InferenceEncodesAndDecodesInBatches) {
+TEST_F(Vae, InferenceEncodesAndDecodesInBatches) {
   udl::Vae model(small_spec(), 0);
   const torch::Tensor bytes = torch::randint(0, 256, {7, 1, 28, 28}).to(torch::kUInt8);
   const auto [mean, log_variance] = udl::vae_encode_images(model, bytes, 3);
@@ -238,7 +253,7 @@ TEST(Vae, InferenceEncodesAndDecodesInBatches) {
   EXPECT_THROW(udl::vae_encode_images(model, torch::rand({2, 1, 27, 28})), udl::InvalidArgument);
 }
 
-TEST(Vae, SaveAndLoadRoundTrip) {
+TEST_F(Vae, SaveAndLoadRoundTrip) {
   udl::Vae model(small_spec(true), 5);
   // A little training so that the batch-norm statistics differ from their defaults.
   udl::train_vae(model, blob_images(64, 5), nullptr, small_config(1));
