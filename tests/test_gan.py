@@ -1,0 +1,303 @@
+"""udl.gan: training the three GAN architectures, their samples, generation, the
+discriminator, files and argument checks."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import udl
+from udl import Gan, GanResult, train_gan
+from udl.gan import ARCHITECTURES, GanEpochRecord
+
+SAMPLES = 8
+QUICK = dict(epochs=2, batch_size=64, threads=1, seed=0, sample_epochs=(2,), sample_count=SAMPLES)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Inference outside the training loop runs on one thread (the machine is shared)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def images(small_train: np.ndarray) -> np.ndarray:
+    return small_train[:256]
+
+
+@pytest.fixture(scope="module", params=ARCHITECTURES)
+def trained(request: pytest.FixtureRequest, images: np.ndarray) -> GanResult:
+    """Each architecture trained once for 2 epochs on 256 images."""
+    return train_gan(images, architecture=request.param, **QUICK)
+
+
+@pytest.fixture(scope="module")
+def fc(images: np.ndarray) -> GanResult:
+    return train_gan(images[:128], architecture="fc", epochs=1, threads=1, batch_size=64)
+
+
+# --- training ---------------------------------------------------------------------------
+
+
+def test_architectures() -> None:
+    assert ARCHITECTURES == ("fc", "fc_leaky", "dcgan")
+
+
+def test_history(trained: GanResult) -> None:
+    assert isinstance(trained, GanResult)
+    assert trained.stop_reason == "completed"
+    assert [r.epoch for r in trained.history] == [1, 2]
+    for r in trained.history:
+        assert isinstance(r, GanEpochRecord)
+        assert math.isfinite(r.generator_loss) and r.generator_loss > 0
+        assert math.isfinite(r.discriminator_loss) and r.discriminator_loss > 0
+        assert 0.0 <= r.real_score <= 1.0
+        assert 0.0 <= r.fake_score <= 1.0
+        assert r.seconds > 0
+    assert trained.seconds >= sum(r.seconds for r in trained.history) * 0.99
+
+
+def test_samples_at_the_requested_epochs(trained: GanResult) -> None:
+    assert set(trained.samples) == {2}
+    samples = trained.samples[2]
+    assert isinstance(samples, np.ndarray)
+    assert samples.shape == (SAMPLES, 1, 28, 28) and samples.dtype == np.float32
+    assert 0.0 <= samples.min() and samples.max() <= 1.0
+    assert np.isfinite(samples).all()
+    assert not np.array_equal(samples[0], samples[1])  # different noise, different images
+
+
+def test_model(trained: GanResult) -> None:
+    model = trained.model
+    assert isinstance(model, Gan)
+    assert model.architecture in ARCHITECTURES
+    assert model.image_shape == (1, 28, 28)
+    assert model.noise_dim == 100
+    counts = model.parameter_count
+    assert set(counts) == {"generator", "discriminator"}
+    assert counts["generator"] > 0 and counts["discriminator"] > 0
+    assert f"{counts['generator']} + {counts['discriminator']} parameters" in repr(model)
+
+
+def test_generate(trained: GanResult) -> None:
+    generated = trained.model.generate(5, seed=1)
+    assert isinstance(generated, np.ndarray)
+    assert generated.shape == (5, 1, 28, 28) and generated.dtype == np.float32
+    assert 0.0 <= generated.min() and generated.max() <= 1.0
+
+
+def test_generate_is_seed_deterministic(trained: GanResult) -> None:
+    model = trained.model
+    np.testing.assert_array_equal(model.generate(6, seed=3), model.generate(6, seed=3))
+    np.testing.assert_array_equal(model.generate(6), model.generate(6, seed=0))
+    assert not np.array_equal(model.generate(6, seed=3), model.generate(6, seed=4))
+
+
+def test_real_probability(trained: GanResult, images: np.ndarray) -> None:
+    model = trained.model
+    real = model.real_probability(images[:32])
+    fake = model.real_probability(model.generate(32, seed=0))
+    for p in (real, fake):
+        assert p.shape == (32,) and p.dtype == np.float32
+        assert np.all((0.0 <= p) & (p <= 1.0))
+    # uint8 images are scaled like float ones; tensors come back as tensors.
+    np.testing.assert_allclose(
+        model.real_probability((images[:32] / 255.0).astype(np.float32)), real, atol=1e-5
+    )
+    as_tensor = model.real_probability(torch.from_numpy(images[:32]))
+    assert isinstance(as_tensor, torch.Tensor)
+    np.testing.assert_array_equal(as_tensor.numpy(), real)
+
+
+def test_discriminator_evaluates_in_eval_mode(trained: GanResult, images: np.ndarray) -> None:
+    # No dropout and batch norm on running statistics: an image's score does not depend on
+    # the other images of its batch, nor on the call.
+    model = trained.model
+    many = model.real_probability(images[:16])
+    np.testing.assert_allclose(model.real_probability(images[:1]), many[:1], atol=1e-6)
+    np.testing.assert_array_equal(model.real_probability(images[:16]), many)
+
+
+def test_save_and_load(trained: GanResult, images: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "gan.udl"
+    trained.model.save(path)
+    loaded = Gan.load(path)
+    assert loaded.architecture == trained.model.architecture
+    assert loaded.image_shape == trained.model.image_shape
+    assert loaded.noise_dim == trained.model.noise_dim
+    assert loaded.parameter_count == trained.model.parameter_count
+    np.testing.assert_array_equal(loaded.generate(8, seed=5), trained.model.generate(8, seed=5))
+    np.testing.assert_array_equal(
+        loaded.real_probability(images[:8]), trained.model.real_probability(images[:8])
+    )
+
+
+# --- one architecture is enough ---------------------------------------------------------
+
+
+def test_report_000s_fc_parameter_counts() -> None:
+    # Generator 100 -> 256 -> 512 -> 1024 -> 784, discriminator 784 -> 1024 -> 512 -> 256 -> 1.
+    def linear(sizes: list[int]) -> int:
+        return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+    model = Gan("fc")
+    assert model.parameter_count == {
+        "generator": linear([100, 256, 512, 1024, 784]),
+        "discriminator": linear([784, 1024, 512, 256, 1]),
+    }
+    leaky = Gan("fc_leaky")
+    assert leaky.parameter_count == {
+        "generator": linear([100, 256, 512, 784]),
+        "discriminator": linear([784, 512, 256, 1]),
+    }
+
+
+def test_samples_at_several_epochs(images: np.ndarray) -> None:
+    result = train_gan(
+        images[:64], epochs=3, sample_epochs=[1, 3], sample_count=4, threads=1, batch_size=32
+    )
+    assert sorted(result.samples) == [1, 3]
+    assert all(s.shape == (4, 1, 28, 28) for s in result.samples.values())
+    # The same noise batch every time, a generator that has changed in between.
+    assert not np.array_equal(result.samples[1], result.samples[3])
+
+
+def test_no_sample_epochs_no_samples(fc: GanResult) -> None:
+    assert fc.samples == {}
+
+
+def test_same_seed_same_training(images: np.ndarray) -> None:
+    settings = dict(epochs=1, threads=1, batch_size=32, seed=4)
+    a = train_gan(images[:64], **settings)
+    b = train_gan(images[:64], **settings)
+    c = train_gan(images[:64], **{**settings, "seed": 5})
+    assert a.history[0].generator_loss == b.history[0].generator_loss
+    assert a.history[0].discriminator_loss == b.history[0].discriminator_loss
+    np.testing.assert_array_equal(a.model.generate(4), b.model.generate(4))
+    assert a.history[0].generator_loss != c.history[0].generator_loss
+
+
+def test_callback_gets_each_epoch(images: np.ndarray) -> None:
+    records: list[GanEpochRecord] = []
+    result = train_gan(images[:64], epochs=2, callback=records.append, threads=1, batch_size=32)
+    assert [r.epoch for r in records] == [1, 2]
+    assert records == result.history
+
+
+def test_noise_dim(images: np.ndarray) -> None:
+    result = train_gan(images[:64], noise_dim=16, epochs=1, threads=1, batch_size=32)
+    assert result.model.noise_dim == 16
+    assert result.model.parameter_count["generator"] < Gan("fc").parameter_count["generator"]
+    assert result.model.generate(3).shape == (3, 1, 28, 28)
+
+
+def test_train_gan_accepts_a_dataset(fashion: udl.datasets.Dataset) -> None:
+    data = udl.datasets.Dataset(
+        "f",
+        fashion.train.subset(slice(0, 64)),
+        fashion.test.subset(slice(0, 8)),
+        fashion.class_names,
+    )
+    result = train_gan(data, epochs=1, threads=1, batch_size=32)
+    assert len(result.history) == 1
+
+
+def test_other_image_shapes() -> None:
+    rng = np.random.default_rng(0)
+    colour = udl.datasets.from_numpy(rng.integers(0, 256, (32, 3, 12, 12), dtype=np.uint8))
+    dcgan = train_gan(colour, architecture="dcgan", epochs=1, threads=1, batch_size=16)
+    assert dcgan.model.image_shape == (3, 12, 12)
+    assert dcgan.model.generate(2).shape == (2, 3, 12, 12)
+    odd = udl.datasets.from_numpy(rng.integers(0, 256, (32, 30, 30), dtype=np.uint8))
+    fc = train_gan(odd, architecture="fc", epochs=1, threads=1, batch_size=16)
+    assert fc.model.generate(2).shape == (2, 1, 30, 30)
+
+
+def test_generate_count_must_be_positive(fc: GanResult) -> None:
+    with pytest.raises(ValueError, match="sample count must be > 0"):
+        fc.model.generate(0)
+    with pytest.raises(ValueError, match="sample count must be > 0"):
+        fc.model.generate(-3)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        fc.model.generate(2, seed=-1)
+    with pytest.raises(TypeError, match="count must be an integer"):
+        fc.model.generate(2.5)  # type: ignore[arg-type]
+
+
+def test_real_probability_checks_images(fc: GanResult) -> None:
+    with pytest.raises(ValueError, match="1 x 28 x 28"):
+        fc.model.real_probability(np.zeros((2, 1, 30, 30), np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fc.model.real_probability(np.full((2, 1, 28, 28), -1.0, np.float32))
+
+
+def test_files_of_other_models(fc: GanResult, tmp_path: Path) -> None:
+    autoencoder = tmp_path / "ae.udl"
+    udl.Autoencoder(udl.AutoencoderSpec.conv_autoencoder(4, 2, (1, 28, 28))).save(autoencoder)
+    with pytest.raises(udl.DataFormatError, match="gan"):
+        Gan.load(autoencoder)
+    gan = tmp_path / "gan.udl"
+    fc.model.save(gan)
+    with pytest.raises(udl.DataFormatError):
+        udl.Vae.load(gan)
+    with pytest.raises(FileNotFoundError):
+        Gan.load(tmp_path / "missing.udl")
+
+
+# --- argument checks --------------------------------------------------------------------
+
+
+def test_unknown_architecture(images: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="unknown GAN architecture 'wgan'"):
+        train_gan(images[:16], architecture="wgan", epochs=1)
+    with pytest.raises(ValueError, match="unknown GAN architecture"):
+        Gan("FC")
+
+
+@pytest.mark.parametrize("epoch", [0, 3, -1])
+def test_sample_epoch_outside_the_run(epoch: int, images: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=f"sample epoch {epoch} is outside 1..2"):
+        train_gan(images[:16], epochs=2, sample_epochs=[epoch], threads=1)
+
+
+def test_dcgan_needs_sizes_divisible_by_4() -> None:
+    data = udl.datasets.from_numpy(np.zeros((16, 30, 30), dtype=np.uint8))
+    with pytest.raises(ValueError, match="divisible by 4, got 30x30"):
+        train_gan(data, architecture="dcgan", epochs=1, threads=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"lr": 0.0}, ValueError, "lr"),
+        ({"lr": "fast"}, TypeError, "lr"),
+        ({"beta1": 1.0}, ValueError, "beta1"),
+        ({"beta2": -0.1}, ValueError, "beta2"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"sample_count": 0}, ValueError, "sample count"),
+        ({"noise_dim": 0}, ValueError, "noise_dim"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"threads": 0}, ValueError, "threads"),
+        ({"sample_epochs": [1.0]}, TypeError, "sample epoch"),
+    ],
+)
+def test_bad_parameters(
+    kwargs: dict, error: type[Exception], message: str, images: np.ndarray
+) -> None:
+    with pytest.raises(error, match=message):
+        train_gan(images[:16], **{"epochs": 1, **kwargs})
+
+
+def test_images_of_another_shape_for_a_model() -> None:
+    with pytest.raises(ValueError, match="image_shape"):
+        Gan("fc", image_shape=(1, 28))
