@@ -48,8 +48,7 @@ void bind_classifier(py::module_& m) {
            py::arg("spec"), py::arg("seed") = 0)
       .def_property_readonly("spec", &Impl::spec)
       .def_property_readonly("feature_dim", &Impl::feature_dim)
-      .def_property_readonly("parameter_count",
-                             [](Impl& self) { return count_parameters(self); })
+      .def_property_readonly("parameter_count", [](Impl& self) { return count_parameters(self); })
       .def_property_readonly("trainable_parameter_count",
                              [](Impl& self) { return count_parameters(self, true); })
       .def("load_encoder",
@@ -111,9 +110,8 @@ void bind_classifier(py::module_& m) {
   py::class_<udl::ClassificationScores>(m, "ClassificationScores")
       .def_readonly("loss", &udl::ClassificationScores::loss)
       .def_readonly("accuracy", &udl::ClassificationScores::accuracy)
-      .def_property_readonly("confusion", [](const udl::ClassificationScores& s) {
-        return as_numpy(s.confusion);
-      });
+      .def_property_readonly(
+          "confusion", [](const udl::ClassificationScores& s) { return as_numpy(s.confusion); });
 
   py::class_<udl::ClassifierTrainResult>(m, "ClassifierTrainResult")
       .def_readonly("history", &udl::ClassifierTrainResult::history)
@@ -159,13 +157,11 @@ void bind_vae(py::module_& m) {
 
   using Impl = udl::VaeImpl;
   py::class_<Impl, std::shared_ptr<Impl>>(m, "Vae")
-      .def(py::init([](const udl::VaeSpec& spec, uint64_t seed) {
-             return udl::Vae(spec, seed).ptr();
-           }),
+      .def(py::init(
+               [](const udl::VaeSpec& spec, uint64_t seed) { return udl::Vae(spec, seed).ptr(); }),
            py::arg("spec"), py::arg("seed") = 0)
       .def_property_readonly("spec", &Impl::spec)
-      .def_property_readonly("parameter_count",
-                             [](Impl& self) { return count_parameters(self); })
+      .def_property_readonly("parameter_count", [](Impl& self) { return count_parameters(self); })
       .def("encode",
            [](std::shared_ptr<Impl> self, const py::array& images) {
              udl::Vae model(self);
@@ -281,9 +277,8 @@ void bind_gan(py::module_& m) {
 
   using Impl = udl::GanImpl;
   py::class_<Impl, std::shared_ptr<Impl>>(m, "Gan")
-      .def(py::init([](const udl::GanSpec& spec, uint64_t seed) {
-             return udl::Gan(spec, seed).ptr();
-           }),
+      .def(py::init(
+               [](const udl::GanSpec& spec, uint64_t seed) { return udl::Gan(spec, seed).ptr(); }),
            py::arg("spec"), py::arg("seed") = 0)
       .def_property_readonly("spec", &Impl::spec)
       .def_property_readonly("generator_parameter_count",

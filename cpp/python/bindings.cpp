@@ -3,7 +3,6 @@
 #include <map>
 
 #include "conversions.h"
-
 #include "udl/autoencoder.h"
 #include "udl/cross_validation.h"
 #include "udl/errors.h"
@@ -338,6 +337,13 @@ PYBIND11_MODULE(_C, m) {
   m.def("train_autoencoder", &train, py::arg("model"), py::arg("images"), py::arg("test_images"),
         py::arg("config"), py::arg("on_epoch") = py::none());
   bind_models(m);
+  m.def(
+      "model_kind",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return udl::read_model_file(path, "").kind;
+      },
+      py::arg("path"));
   m.def(
       "set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
   m.def("get_num_threads", []() { return at::get_num_threads(); });

@@ -43,8 +43,8 @@ const torch::Tensor& labels_of(const ImageSet& set, int64_t classes, const char*
   const torch::Tensor& labels = *set.labels();
   if (labels.max().item<int64_t>() >= classes) {
     throw InvalidArgument(std::string(what) + " has label " +
-                          std::to_string(labels.max().item<int64_t>()) + " but the classifier has " +
-                          std::to_string(classes) + " classes");
+                          std::to_string(labels.max().item<int64_t>()) +
+                          " but the classifier has " + std::to_string(classes) + " classes");
   }
   return labels;
 }
@@ -80,8 +80,8 @@ void validate(const ClassifierSpec& spec) {
   }
   if (spec.head == HeadKind::kNone && spec.encoder.latent_dim != spec.classes) {
     throw InvalidArgument("without a head the latent dimension is the class count: latent_dim " +
-                          std::to_string(spec.encoder.latent_dim) + " != " +
-                          std::to_string(spec.classes) + " classes");
+                          std::to_string(spec.encoder.latent_dim) +
+                          " != " + std::to_string(spec.classes) + " classes");
   }
 }
 
@@ -149,8 +149,11 @@ void ClassifierImpl::load_encoder(Autoencoder& source) {
 }
 
 void ClassifierImpl::freeze_encoder(bool conv, bool linear) {
-  for (const auto& [layer, group] : encoder_layers_) {
-    const bool frozen = group == LayerGroup::kEncoderConv ? conv : linear;
+  for (size_t i = 0; i < encoder_layers_.size(); ++i) {
+    const auto& [layer, group] = encoder_layers_[i];
+    // Without a head the latent layer is the output layer: it always trains.
+    const bool output_layer = spec_.head == HeadKind::kNone && i + 1 == encoder_layers_.size();
+    const bool frozen = !output_layer && (group == LayerGroup::kEncoderConv ? conv : linear);
     for (auto& p : layer->parameters()) p.set_requires_grad(!frozen);
   }
 }
@@ -197,6 +200,7 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
   for (const auto& p : model->parameters()) {
     if (p.requires_grad()) trainable.push_back(p);
   }
+  if (trainable.empty()) throw InvalidArgument("every parameter is frozen: nothing to train");
   const detail::ThreadCountGuard threads(config.threads);
   const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
   const torch::Tensor& train_labels = *split.train.labels();
@@ -219,9 +223,9 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
     model->train();
     correct = 0;
     ClassifierEpochStats stats;
-    stats.train_loss = detail::run_shuffled_batches(split.train.size(), config.batch_size,
-                                                    shuffle_generator, hooks.poll_interrupt,
-                                                    train_batch);
+    stats.train_loss =
+        detail::run_shuffled_batches(split.train.size(), config.batch_size, shuffle_generator,
+                                     hooks.poll_interrupt, train_batch);
     stats.train_accuracy = static_cast<double>(correct) / static_cast<double>(split.train.size());
     const ClassificationScores val =
         evaluate_classifier(model, split.validation, config.batch_size);
@@ -241,8 +245,7 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
   return result;
 }
 
-torch::Tensor classify_images(Classifier& model, const torch::Tensor& images,
-                              int64_t batch_size) {
+torch::Tensor classify_images(Classifier& model, const torch::Tensor& images, int64_t batch_size) {
   check_image_batch(model->spec().encoder.input_shape, images);
   return infer_in_batches(*model, images, batch_size,
                           [&](const torch::Tensor& x) { return model->forward(x); });

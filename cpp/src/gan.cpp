@@ -40,8 +40,8 @@ void append_activation(nn::Sequential& stage, bool leaky) {
 
 // A linear stack in→widths→out with the layout's activation and dropout after every hidden
 // layer.
-nn::Sequential linear_stack(int64_t in, const std::vector<int64_t>& widths, int64_t out,
-                            bool leaky, double dropout, at::Generator generator) {
+nn::Sequential linear_stack(int64_t in, const std::vector<int64_t>& widths, int64_t out, bool leaky,
+                            double dropout, at::Generator generator) {
   nn::Sequential stage;
   for (int64_t width : widths) {
     stage->push_back(nn::Linear(in, width));
@@ -92,9 +92,8 @@ const char* gan_architecture_name(GanArchitecture architecture) {
 }
 
 void validate(const GanSpec& spec) {
-  if (spec.image_shape.size() != 3 ||
-      std::any_of(spec.image_shape.begin(), spec.image_shape.end(),
-                  [](int64_t v) { return v <= 0; })) {
+  if (spec.image_shape.size() != 3 || std::any_of(spec.image_shape.begin(), spec.image_shape.end(),
+                                                  [](int64_t v) { return v <= 0; })) {
     throw InvalidArgument("image_shape must be three positive sizes C, H, W");
   }
   if (spec.noise_dim <= 0) {
@@ -174,15 +173,14 @@ void validate(const GanConfig& config) {
   require(config.sample_count > 0,
           "the sample count must be > 0, got " + std::to_string(config.sample_count));
   for (int64_t epoch : config.sample_epochs) {
-    require(epoch >= 1 && epoch <= config.epochs,
-            "sample epoch " + std::to_string(epoch) + " is outside 1.." +
-                std::to_string(config.epochs));
+    require(epoch >= 1 && epoch <= config.epochs, "sample epoch " + std::to_string(epoch) +
+                                                      " is outside 1.." +
+                                                      std::to_string(config.epochs));
   }
 }
 
-double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer,
-                          const torch::Tensor& real, const torch::Tensor& noise,
-                          double* real_score, double* fake_score) {
+double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& real,
+                          const torch::Tensor& noise, double* real_score, double* fake_score) {
   torch::Tensor fake;
   {
     torch::NoGradGuard no_grad;  // the generator is not trained here
@@ -218,9 +216,8 @@ torch::Tensor gan_generate(Gan& model, int64_t count, uint64_t seed) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const torch::Tensor noise =
       torch::empty({count, model->spec().noise_dim}).normal_(0.0, 1.0, generator);
-  return infer_in_batches(*model, noise, 1024, [&](const torch::Tensor& z) {
-    return (model->generate(z) + 1.0) / 2.0;
-  });
+  return infer_in_batches(*model, noise, 1024,
+                          [&](const torch::Tensor& z) { return (model->generate(z) + 1.0) / 2.0; });
 }
 
 GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& config,
@@ -230,9 +227,9 @@ GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& conf
   check_image_shape(model->spec().image_shape, data.images());
   const detail::ThreadCountGuard threads(config.threads);
   auto adam = [&](std::vector<torch::Tensor> parameters) {
-    return torch::optim::Adam(std::move(parameters),
-                              torch::optim::AdamOptions(config.learning_rate)
-                                  .betas({config.beta1, config.beta2}));
+    return torch::optim::Adam(
+        std::move(parameters),
+        torch::optim::AdamOptions(config.learning_rate).betas({config.beta1, config.beta2}));
   };
   torch::optim::Adam generator_optimizer = adam(model->generator_parameters());
   torch::optim::Adam discriminator_optimizer = adam(model->discriminator_parameters());
@@ -257,8 +254,8 @@ GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& conf
       const torch::Tensor noise = torch::empty({n, noise_dim}).normal_(0.0, 1.0, noise_generator);
       double real_score = 0.0;
       double fake_score = 0.0;
-      const double d_loss = discriminator_step(model, discriminator_optimizer, real, noise,
-                                               &real_score, &fake_score);
+      const double d_loss =
+          discriminator_step(model, discriminator_optimizer, real, noise, &real_score, &fake_score);
       generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
       real_sum += real_score * static_cast<double>(n);
       fake_sum += fake_score * static_cast<double>(n);

@@ -49,8 +49,8 @@ double frechet_distance(const torch::Tensor& features_a, const torch::Tensor& fe
   middle = (middle + middle.t()) / 2;  // symmetric up to round-off; eigh needs it exactly
   const double trace_root = torch::linalg_eigvalsh(middle).clamp_min(0).sqrt().sum().item<double>();
   const double mean_term = (mean_a - mean_b).pow(2).sum().item<double>();
-  const double value = mean_term + cov_a.trace().item<double>() + cov_b.trace().item<double>() -
-                       2.0 * trace_root;
+  const double value =
+      mean_term + cov_a.trace().item<double>() + cov_b.trace().item<double>() - 2.0 * trace_root;
   return std::max(value, 0.0);
 }
 
@@ -66,8 +66,11 @@ InceptionScore inception_score(const torch::Tensor& log_probabilities, int64_t s
   const torch::Tensor log_p = log_probabilities.to(torch::kFloat64);
   std::vector<double> scores;
   for (const torch::Tensor& part : log_p.tensor_split(splits)) {
-    const torch::Tensor log_marginal = part.exp().mean(0).log();
-    const torch::Tensor kl = (part.exp() * (part - log_marginal)).sum(1);
+    const torch::Tensor p = part.exp();
+    const torch::Tensor log_marginal = p.mean(0).log();
+    // 0 · log 0 = 0: a class a row rules out (log-probability −inf) contributes nothing.
+    const torch::Tensor kl =
+        torch::where(p > 0, p * (part - log_marginal), torch::zeros_like(p)).sum(1);
     scores.push_back(std::exp(kl.mean().item<double>()));
   }
   const torch::Tensor s = torch::tensor(scores, torch::kFloat64);

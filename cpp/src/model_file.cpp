@@ -75,7 +75,7 @@ ModelFile read_model_file(const std::string& path, const std::string& expected_k
                           std::to_string(version.item<int64_t>()) + "; this udl reads version " +
                           std::to_string(kModelFormatVersion));
   }
-  if (kind.toStringRef() != expected_kind) {
+  if (!expected_kind.empty() && kind.toStringRef() != expected_kind) {
     throw DataFormatError(path + " holds a '" + kind.toStringRef() + "', not a '" + expected_kind +
                           "'");
   }

@@ -65,12 +65,11 @@ torch::Tensor vae_loss(Vae& model, const torch::Tensor& images, LossKind reconst
   const VaeImpl::Output out = model->forward(images);
   const double n = static_cast<double>(images.size(0));
   const torch::Tensor decoded = torch::sigmoid(out.logits);
-  const torch::Tensor recon =
-      reconstruction == LossKind::kBce
-          ? torch::binary_cross_entropy_with_logits(out.logits, images, {}, {},
-                                                    at::Reduction::Sum) /
-                n
-          : torch::mse_loss(decoded, images, at::Reduction::Sum) / n;
+  const torch::Tensor recon = reconstruction == LossKind::kBce
+                                  ? torch::binary_cross_entropy_with_logits(
+                                        out.logits, images, {}, {}, at::Reduction::Sum) /
+                                        n
+                                  : torch::mse_loss(decoded, images, at::Reduction::Sum) / n;
   const torch::Tensor kl =
       -0.5 * torch::sum(1 + out.log_variance - out.mean.pow(2) - out.log_variance.exp()) / n;
   torch::Tensor total = recon + beta * kl;
@@ -118,8 +117,8 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
   auto train_batch = [&](const torch::Tensor& indices) {
     optimizer->zero_grad();
     VaeLoss terms;
-    torch::Tensor loss = vae_loss(model, split.train.batch(indices), config.reconstruction,
-                                  config.beta, &terms);
+    torch::Tensor loss =
+        vae_loss(model, split.train.batch(indices), config.reconstruction, config.beta, &terms);
     loss.backward();
     optimizer->step();
     const double n = static_cast<double>(indices.size(0));
@@ -131,9 +130,9 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
     model->train();
     epoch_sums = {};
     VaeEpochStats stats;
-    stats.train_loss = detail::run_shuffled_batches(split.train.size(), config.batch_size,
-                                                    shuffle_generator, hooks.poll_interrupt,
-                                                    train_batch);
+    stats.train_loss =
+        detail::run_shuffled_batches(split.train.size(), config.batch_size, shuffle_generator,
+                                     hooks.poll_interrupt, train_batch);
     const double n = static_cast<double>(split.train.size());
     stats.train_reconstruction = epoch_sums.reconstruction / n;
     stats.train_kl = epoch_sums.kl / n;

@@ -158,6 +158,25 @@ TEST_F(Classifier, FrozenEncoderLeavesOnlyTheHeadTraining) {
   for (const auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());
 }
 
+TEST_F(Classifier, AHeadlessClassifiersOutputLayerAlwaysTrains) {
+  udl::Classifier model(small_spec(udl::HeadKind::kNone), 0);
+  model->freeze_encoder(true, true);
+  int64_t trainable = 0;
+  for (const auto& item : model->named_parameters()) {
+    if (item.value().requires_grad()) ++trainable;
+  }
+  EXPECT_EQ(trainable, 2);  // the latent (output) layer's weight and bias
+  udl::train_classifier(model, banded_blobs(64, 3, 2), nullptr, small_config(1));
+}
+
+TEST_F(Classifier, TrainingRefusesWhenEverythingIsFrozen) {
+  udl::Classifier model(small_spec(), 0);
+  model->freeze_encoder(true, true);
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  EXPECT_THROW(udl::train_classifier(model, banded_blobs(64, 3, 2), nullptr, small_config(1)),
+               udl::InvalidArgument);
+}
+
 TEST_F(Classifier, LoadEncoderCopiesExactlyTheAutoencodersEncoder) {
   const udl::ClassifierSpec spec = small_spec(udl::HeadKind::kTwoLayer);
   udl::Autoencoder source(spec.encoder, 7);

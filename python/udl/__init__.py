@@ -22,7 +22,8 @@ from udl.corruption import Corruption, corrupt
 from udl.cross_validation import CrossValidationResult, FoldResult, cross_validate, make_folds
 from udl.errors import DataFormatError, InvalidArchitecture, InvalidArgument
 from udl.gan import Gan, GanResult, train_gan
-from udl.models import Autoencoder, AutoencoderSpec, ConvLayer, load_model
+from udl.loading import load_model
+from udl.models import Autoencoder, AutoencoderSpec, ConvLayer
 from udl.search_spaces import SearchSpace, TrialPlan
 from udl.training import (
     LAYER_GROUPS,

@@ -7,13 +7,20 @@ import numbers
 from typing import Any
 
 
-def integer(value: Any, name: str, minimum: int | None = None) -> int:
+def integer(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5")."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def seed(value: Any, name: str = "seed") -> int:
+    """A seed: an integer in [0, 2**64), what the native generators take."""
+    return integer(value, name, minimum=0, maximum=2**64 - 1)
 
 
 def number(value: Any, name: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from udl._checks import integer, number
+from udl._checks import seed as check_seed
 
 #: The parameters every `udl.train_*` function takes for its loop (each function's
 #: signature holds its defaults).
@@ -34,7 +35,7 @@ def fill_loop_config(config: Any, **p: Any) -> Any:
     config.weight_decay = number(p["weight_decay"], "weight_decay")
     config.batch_size = integer(p["batch_size"], "batch_size")
     config.epochs = integer(p["epochs"], "epochs")
-    config.seed = integer(p["seed"], "seed", minimum=0)
+    config.seed = check_seed(p["seed"])
     config.val_fraction = number(p["val_fraction"], "val_fraction")
     config.early_stopping = bool(p["early_stopping"])
     config.patience = integer(p["patience"], "patience")

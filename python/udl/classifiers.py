@@ -14,6 +14,7 @@ import numpy as np
 from udl import datasets
 from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
 from udl._checks import integer
+from udl._checks import seed as check_seed
 from udl._loop import LOOP_PARAMETERS, fill_loop_config
 from udl._native import _C
 from udl.models import Autoencoder, AutoencoderSpec
@@ -120,6 +121,8 @@ class Classifier:
     ) -> ClassificationReport:
         """Accuracy, loss and confusion matrix on a labelled set (a Dataset's test set)."""
         test_set, names = _labelled(data, "data", class_names)
+        if class_names is not None or isinstance(data, datasets.Dataset):
+            names = _check_names(names, self.spec.classes)
         native = _C.evaluate_classifier(self._model, test_set.images, test_set.labels)
         return _report(native, names)
 
@@ -268,7 +271,7 @@ def train_classifier(
     if spec is None:
         spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
     classifier_spec = ClassifierSpec(spec, len(names), head, head_hidden)
-    model = Classifier(classifier_spec, seed=integer(seed, "seed", minimum=0))
+    model = Classifier(classifier_spec, seed=check_seed(seed))
     return _train(model, train_set, test_set, names, arguments, callback)
 
 
@@ -311,7 +314,7 @@ def finetune_classifier(
         raise TypeError(f"autoencoder must be a udl.Autoencoder, got {type(autoencoder).__name__}")
     train_set, test_set, names = _labelled_data(data, test)
     classifier_spec = ClassifierSpec(autoencoder.spec, len(names), head, head_hidden)
-    model = Classifier(classifier_spec, seed=integer(seed, "seed", minimum=0))
+    model = Classifier(classifier_spec, seed=check_seed(seed))
     model._model.load_encoder(autoencoder._model)
     model._model.freeze_encoder(bool(freeze_conv), bool(freeze_linear))
     return _train(model, train_set, test_set, names, arguments, callback)
@@ -384,6 +387,12 @@ def _labelled(
     if class_names is None:
         class_names = tuple(str(i) for i in range(int(data.labels.max()) + 1))
     return data, tuple(class_names)
+
+
+def _check_names(names: tuple[str, ...], classes: int) -> tuple[str, ...]:
+    if len(names) != classes:
+        raise ValueError(f"{len(names)} class names given for a {classes}-class classifier")
+    return names
 
 
 def _record(stats: Any) -> ClassifierEpochRecord:

@@ -3,13 +3,15 @@ every batch on the fly: rotation, additive Gaussian noise, salt-and-pepper, mask
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from udl._arrays import ArrayLike, as_numpy, images_for, like
-from udl._checks import integer, number
+from udl._checks import number
+from udl._checks import seed as check_seed
 from udl._native import _C
 
 __all__ = ["Corruption", "corrupt"]
@@ -42,8 +44,10 @@ class Corruption:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, number(value, name))
-        if self.gaussian_sigma is not None and not self.gaussian_sigma > 0:
-            raise ValueError(f"gaussian_sigma must be > 0, got {self.gaussian_sigma}")
+        if self.gaussian_sigma is not None and not (
+            math.isfinite(self.gaussian_sigma) and self.gaussian_sigma > 0
+        ):
+            raise ValueError(f"gaussian_sigma must be finite and > 0, got {self.gaussian_sigma}")
         if self.rotation_degrees is not None and not 0 < self.rotation_degrees <= 180:
             raise ValueError(f"rotation_degrees must be in (0, 180], got {self.rotation_degrees}")
         for name in ("salt_pepper", "mask_fraction"):
@@ -89,7 +93,7 @@ def corrupt(images: ArrayLike, corruption: Corruption, *, seed: int = 0) -> Arra
         raise TypeError(f"corruption must be a udl.Corruption, got {type(corruption).__name__}")
     array = as_numpy(images, "images")
     array = images_for(array, _shape_of(array))
-    return like(_C.corrupt(array, corruption._native(), integer(seed, "seed", minimum=0)), images)
+    return like(_C.corrupt(array, corruption._native(), check_seed(seed)), images)
 
 
 def _shape_of(images: np.ndarray) -> tuple[int, int, int]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from udl._checks import integer
+from udl._checks import seed as check_seed
 from udl._native import _C
 from udl.models import Autoencoder, AutoencoderSpec
 from udl.training import (
@@ -155,6 +156,6 @@ def make_folds(
         if n == 0:
             raise ValueError("labels_or_count: no labels given")
     k = integer(k, "k")
-    seed = integer(seed, "seed", minimum=0)
+    seed = check_seed(seed)
     placeholder = np.zeros((n, 1, 1, 1), dtype=np.uint8)  # folds depend on count and labels
     return list(_C.make_folds(placeholder, labels, k, seed, bool(stratified)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import numbers
 import os
 import tempfile
 import urllib.error
@@ -98,7 +99,9 @@ class ImageSet:
 
     def subset(self, indices: Any) -> ImageSet:
         """The images (and labels) at `indices` (a slice, an index array or a boolean mask)."""
-        if isinstance(indices, int):
+        if isinstance(indices, numbers.Integral) or (
+            np.ndim(indices) == 0 and not isinstance(indices, slice)
+        ):
             raise TypeError("subset takes a slice or an index array, not one index")
         labels = None if self.labels is None else self.labels[indices]
         return ImageSet(np.ascontiguousarray(self.images[indices]), labels)

@@ -11,6 +11,7 @@ import numpy as np
 
 from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
+from udl._checks import seed as check_seed
 from udl._native import _C
 from udl.training import DataLike, _resolve_data
 
@@ -48,7 +49,7 @@ class Gan:
         self.noise_dim = integer(noise_dim, "noise_dim")
         if _native is None:
             spec = _C.GanSpec(architecture, list(self.image_shape), self.noise_dim)
-            _native = _C.Gan(spec, integer(seed, "seed", minimum=0))
+            _native = _C.Gan(spec, check_seed(seed))
         self._model = _native
 
     @property
@@ -61,7 +62,7 @@ class Gan:
 
     def generate(self, count: int, *, seed: int = 0) -> np.ndarray:
         """`count` images (N x C x H x W float32 in [0, 1]) from noise drawn with `seed`."""
-        return self._model.generate(integer(count, "count"), integer(seed, "seed", minimum=0))
+        return self._model.generate(integer(count, "count"), check_seed(seed))
 
     def real_probability(self, images: ArrayLike) -> ArrayLike:
         """The discriminator's probability that each image (in [0, 1]) is real."""
@@ -161,7 +162,7 @@ def train_gan(
         architecture,
         image_shape=train_set.image_shape,
         noise_dim=noise_dim,
-        seed=integer(seed, "seed", minimum=0),
+        seed=check_seed(seed),
     )
     config = _C.GanConfig()
     if lr is None:
@@ -171,7 +172,7 @@ def train_gan(
     config.beta2 = number(beta2, "beta2")
     config.batch_size = integer(batch_size, "batch_size")
     config.epochs = integer(epochs, "epochs")
-    config.seed = integer(seed, "seed", minimum=0)
+    config.seed = check_seed(seed)
     config.sample_epochs = [integer(e, "sample epoch") for e in sample_epochs]
     config.sample_count = integer(sample_count, "sample_count")
     config.threads = 0 if threads is None else integer(threads, "threads", minimum=1)

@@ -22,6 +22,7 @@ import numpy as np
 from udl import datasets
 from udl._arrays import ArrayLike, as_numpy
 from udl._checks import integer
+from udl._checks import seed as check_seed
 from udl._native import _C
 from udl.classifiers import Classifier, train_classifier
 
@@ -88,7 +89,8 @@ class FeatureNetwork:
 
 def frechet_distance_of_features(features_a: ArrayLike, features_b: ArrayLike) -> float:
     """The Fréchet distance between Gaussians fitted to two feature sets (N x F, M x F):
-    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2), in float64."""
+    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2). The features are
+    taken as float32; means, covariances and roots are computed in float64."""
     a = np.ascontiguousarray(as_numpy(features_a, "features_a"), dtype=np.float32)
     b = np.ascontiguousarray(as_numpy(features_b, "features_b"), dtype=np.float32)
     return float(_C.frechet_distance(a, b))
@@ -142,7 +144,7 @@ def real_data_floor(
 ) -> GenerationQuality:
     """The best a generator can hope for: `count` real test images scored against `count`
     real training images, the same way generated images are."""
-    rng = np.random.default_rng(integer(seed, "seed", minimum=0))
+    rng = np.random.default_rng(check_seed(seed))
     count = min(integer(count, "count"), len(dataset.test), len(dataset.train))
     test = dataset.test.images[rng.choice(len(dataset.test), count, replace=False)]
     train = dataset.train.images[rng.choice(len(dataset.train), count, replace=False)]

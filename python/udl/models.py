@@ -16,7 +16,7 @@ from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, s
 from udl._checks import integer, number
 from udl._native import _C
 
-__all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer", "load_model"]
+__all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,10 @@ class Autoencoder:
         """Reconstructions (float32 in [0, 1]) of images, shaped like the model's input."""
         return like(self._model.reconstruct(images_for(images, self.spec.input_shape)), images)
 
+    def _check_images(self, images: ArrayLike) -> None:
+        """Raises as `encode` would for images this model cannot take."""
+        images_for(images, self.spec.input_shape)
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the weights, biases and pruning masks by name (e.g. "encoder.0.weight",
         "mask_0"), as NumPy arrays."""
@@ -176,11 +180,6 @@ class Autoencoder:
 
     def __repr__(self) -> str:
         return f"Autoencoder({self.spec.describe()}, {self.parameter_count} parameters)"
-
-
-def load_model(path: str | os.PathLike[str]) -> Autoencoder:
-    """Loads a model saved by `Autoencoder.save` (see `Autoencoder.load`)."""
-    return Autoencoder.load(path)
 
 
 _CONV_FIELDS = ("channels", "kernel", "stride", "padding")

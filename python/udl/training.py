@@ -75,6 +75,8 @@ class TrainResult:
     test_loss: float | None = None
     test_mse: float | None = None
     test_denoising: DenoisingScores | None = None  # with a corruption and a test set
+    #: epoch -> reconstructions of `snapshot_images` after that epoch
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
 
     def history_table(self) -> str:
         """The history as an aligned text table, one row per epoch."""
@@ -172,6 +174,8 @@ def train_autoencoder(
     corruption: Corruption | None = None,
     threads: int | None = None,
     callback: Callable[[EpochRecord], None] | None = None,
+    snapshot_images: Any = None,
+    snapshot_epochs: Sequence[int] = (),
 ) -> TrainResult:
     """Trains an autoencoder of architecture `spec` in the native loop.
 
@@ -215,6 +219,10 @@ def train_autoencoder(
         threads: LibTorch threads for this run (default: the machine's cores).
         callback: called after every epoch with its EpochRecord; an exception it raises
             stops training and reaches the caller unchanged.
+        snapshot_images: fixed images (e.g. a few test images) to reconstruct after each of
+            `snapshot_epochs`; the reconstructions land in `TrainResult.snapshots`
+            (reports 000 and 001 show them at chosen epochs).
+        snapshot_epochs: the epochs (1-based) after which to reconstruct them.
 
     Returns:
         A TrainResult.
@@ -233,15 +241,29 @@ def train_autoencoder(
         )
     config = _train_config(**{name: arguments[name] for name in _TRAINING_DEFAULTS})
     model = Autoencoder(spec, seed=seed)
+    snapshots: dict[int, np.ndarray] = {}
+    wanted = {integer(e, "snapshot epoch", minimum=1) for e in snapshot_epochs}
+    if wanted and snapshot_images is None:
+        raise ValueError("snapshot_epochs needs snapshot_images")
+    if snapshot_images is not None:
+        model._check_images(snapshot_images)  # fail before training, not after an epoch
+
+    def on_epoch(record: EpochRecord) -> None:
+        if record.epoch in wanted:
+            snapshots[record.epoch] = np.asarray(model.reconstruct(snapshot_images))
+        if callback is not None:
+            callback(record)
+
     native = _C.train_autoencoder(
         model._model,
         train_set.images,
         None if test_set is None else test_set.images,
         config,
-        _native_callback(callback),
+        _native_callback(on_epoch),
     )
     return TrainResult(
         model=model,
+        snapshots=snapshots,
         test_denoising=_denoising_scores(native.test_denoising),
         **_result_fields(native),
     )
@@ -252,7 +274,8 @@ def train_autoencoder(
 _TRAINING_DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(train_autoencoder).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("test", "callback")
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    and name not in ("test", "callback", "snapshot_images", "snapshot_epochs")
 }
 
 

@@ -31,6 +31,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from udl._checks import integer, number
+from udl._checks import seed as check_seed
 from udl.cross_validation import cross_validate
 from udl.errors import InvalidArchitecture
 from udl.models import Autoencoder
@@ -233,7 +234,7 @@ def tune(
     penalties = (number(time_penalty, "time_penalty"), number(latent_penalty, "latent_penalty"))
     train_set, _ = _resolve_data(data, None)
     training.setdefault("threads", max(1, (os.cpu_count() or 1) // n_jobs))
-    training["seed"] = integer(seed, "seed", minimum=0)
+    training["seed"] = check_seed(seed)
     _train_config(**{k: v for k, v in training.items() if k != "val_fraction" or folds is None})
 
     study = optuna.create_study(

@@ -9,6 +9,7 @@ from typing import Any
 
 from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
+from udl._checks import seed as check_seed
 from udl._loop import LOOP_PARAMETERS, fill_loop_config
 from udl._native import _C
 from udl.models import AutoencoderSpec
@@ -38,7 +39,7 @@ class Vae:
         self._model = (
             _native
             if _native is not None
-            else _C.Vae(_C.VaeSpec(spec._native(), self.batch_norm), integer(seed, "seed", 0))
+            else _C.Vae(_C.VaeSpec(spec._native(), self.batch_norm), check_seed(seed))
         )
 
     @property
@@ -70,7 +71,7 @@ class Vae:
 
     def sample(self, count: int, *, seed: int = 0) -> Any:
         """`count` new images decoded from z ~ N(0, I), as a NumPy array."""
-        return self._model.sample(integer(count, "count"), integer(seed, "seed", 0))
+        return self._model.sample(integer(count, "count"), check_seed(seed))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the VAE to `path` atomically (see `Autoencoder.save`)."""
@@ -188,7 +189,7 @@ def train_vae(
     config.beta = number(beta, "beta")
     config.reconstruction = reconstruction
     config.validate()
-    model = Vae(spec, batch_norm=batch_norm, seed=integer(seed, "seed", minimum=0))
+    model = Vae(spec, batch_norm=batch_norm, seed=check_seed(seed))
     on_epoch = None if callback is None else (lambda stats: callback(_record(stats)))
     native = _C.train_vae(
         model._model,

@@ -47,7 +47,7 @@ class ClassifierImpl : public torch::nn::Module {
   // spec has the same encoder; throws InvalidArgument otherwise.
   void load_encoder(Autoencoder& source);
   // Stops or restarts gradients of the encoder's conv and linear layers. The head always
-  // trains.
+  // trains, and so does the latent layer of a headless classifier (its output layer).
   void freeze_encoder(bool conv, bool linear);
 
   const ClassifierSpec& spec() const { return spec_; }
@@ -91,6 +91,7 @@ struct ClassifierTrainResult {
 
 // Trains the parameters that are not frozen (the loop's early stopping watches the
 // validation loss). `data` and `test` need labels in 0..classes-1 (InvalidArgument).
+// Throws InvalidArgument if every parameter is frozen.
 ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
                                        const ImageSet* test, const LoopConfig& config,
                                        const ClassifierHooks& hooks = {});

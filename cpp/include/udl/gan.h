@@ -93,9 +93,9 @@ using GanHooks = LoopHooks<GanEpochStats>;
 
 // One discriminator step (its optimizer only) on real images in [-1, 1] and the
 // generator's images of `noise`; returns its loss and writes the mean scores.
-double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer,
-                          const torch::Tensor& real, const torch::Tensor& noise,
-                          double* real_score = nullptr, double* fake_score = nullptr);
+double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& real,
+                          const torch::Tensor& noise, double* real_score = nullptr,
+                          double* fake_score = nullptr);
 // One generator step (its optimizer only): make D call the generator's images real.
 double generator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& noise);
 

@@ -35,7 +35,8 @@ struct ModelFile {
   void load_weights_into(torch::nn::Module& model) const;
 };
 
-// Opens a model file and checks its header and that it holds `expected_kind`. Throws
+// Opens a model file and checks its header and that it holds `expected_kind` (any kind if
+// empty). Throws
 // DataFormatError if the file is not a udl model, is truncated, has another format
 // version, or holds another kind of model.
 ModelFile read_model_file(const std::string& path, const std::string& expected_kind);

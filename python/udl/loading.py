@@ -1,0 +1,36 @@
+"""One entry point for every kind of udl model file."""
+
+from __future__ import annotations
+
+import os
+
+from udl._arrays import existing_file
+from udl._native import _C
+from udl.classifiers import Classifier
+from udl.errors import DataFormatError
+from udl.gan import Gan
+from udl.models import Autoencoder
+from udl.vae import Vae
+
+__all__ = ["load_model"]
+
+_LOADERS = {
+    "autoencoder": Autoencoder.load,
+    "classifier": Classifier.load,
+    "vae": Vae.load,
+    "gan": Gan.load,
+}
+
+
+def load_model(path: str | os.PathLike[str]) -> Autoencoder | Classifier | Vae | Gan:
+    """Loads any model a udl `save` wrote, as the class it was saved from.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        udl.DataFormatError: if it is not a udl model file, is truncated, or has another
+            format version.
+    """
+    kind = _C.model_kind(existing_file(path))
+    if kind not in _LOADERS:
+        raise DataFormatError(f"{path} holds a {kind!r} model, which this udl cannot load")
+    return _LOADERS[kind](path)
