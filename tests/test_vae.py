@@ -367,3 +367,25 @@ def test_latent_grid_needs_a_2d_latent(small_train: np.ndarray) -> None:
     assert codes.shape == (32, 3)
     with pytest.raises(udl.InvalidArgument, match="needs a 2-D latent"):
         udl.latent.decode_latent_grid(model, codes, 4)
+
+
+def test_prior_latent_grid_spans_the_extent(trained: VaeResult) -> None:
+    model = trained.model
+    grid = model.latent_grid(4, extent=2.0)
+    assert grid.shape == (16, 1, 28, 28)
+    corners = np.array([[-2.0, 2.0], [2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]], dtype=np.float32)
+    expected = model.decode(corners)
+    # Top-left, top-right, bottom-left, bottom-right of the mosaic.
+    np.testing.assert_allclose(grid[[0, 3, 12, 15]], expected, atol=1e-6)
+
+
+def test_prior_latent_grid_needs_a_2d_latent(small_train: np.ndarray) -> None:
+    model = train_vae(small_train[:128], latent_dim=3, **TINY).model
+    with pytest.raises(udl.InvalidArgument, match="2-D latent"):
+        model.latent_grid(4)
+
+
+@pytest.mark.parametrize("extent", [0.0, -1.0])
+def test_prior_latent_grid_needs_a_positive_extent(trained: VaeResult, extent: float) -> None:
+    with pytest.raises(ValueError, match="extent must be > 0"):
+        trained.model.latent_grid(4, extent=extent)

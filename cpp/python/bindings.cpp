@@ -280,6 +280,12 @@ PYBIND11_MODULE(_C, m) {
                ", seconds=" + std::to_string(s.seconds) + ")";
       });
 
+  py::class_<udl::DenoisingScores>(m, "DenoisingScores")
+      .def_readonly("corrupted_mse", &udl::DenoisingScores::corrupted_mse)
+      .def_readonly("denoised_mse", &udl::DenoisingScores::denoised_mse)
+      .def_readonly("corrupted_psnr", &udl::DenoisingScores::corrupted_psnr)
+      .def_readonly("denoised_psnr", &udl::DenoisingScores::denoised_psnr);
+
   py::class_<udl::TrainResult>(m, "TrainResult")
       .def_readonly("history", &udl::TrainResult::history)
       .def_readonly("best_epoch", &udl::TrainResult::best_epoch)
@@ -290,12 +296,6 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("test_loss", &udl::TrainResult::test_loss)
       .def_readonly("test_mse", &udl::TrainResult::test_mse)
       .def_readonly("test_denoising", &udl::TrainResult::test_denoising);
-
-  py::class_<udl::DenoisingScores>(m, "DenoisingScores")
-      .def_readonly("corrupted_mse", &udl::DenoisingScores::corrupted_mse)
-      .def_readonly("denoised_mse", &udl::DenoisingScores::denoised_mse)
-      .def_readonly("corrupted_psnr", &udl::DenoisingScores::corrupted_psnr)
-      .def_readonly("denoised_psnr", &udl::DenoisingScores::denoised_psnr);
 
   m.def(
       "corrupt",

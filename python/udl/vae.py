@@ -7,6 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from udl import latent
 from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
@@ -72,6 +75,22 @@ class Vae:
     def sample(self, count: int, *, seed: int = 0) -> Any:
         """`count` new images decoded from z ~ N(0, I), as a NumPy array."""
         return self._model.sample(integer(count, "count"), check_seed(seed))
+
+    def latent_grid(self, steps: int = 15, *, extent: float = 2.5) -> np.ndarray:
+        """Decodes a steps x steps grid over [-extent, extent]^2 of a 2-D latent plane (the
+        bulk of the prior), rows of the mosaic top to bottom as z1 decreases; see
+        `udl.latent.decode_latent_grid` for a grid over the region the data occupies.
+
+        Raises:
+            udl.InvalidArgument: if the latent is not 2-D or steps < 2.
+        """
+        extent = number(extent, "extent")
+        if not extent > 0:
+            raise ValueError(f"extent must be > 0, got {extent}")
+        corners = np.array([[-extent, -extent], [extent, extent]], dtype=np.float32)
+        codes = np.zeros((2, self.latent_dim), dtype=np.float32)
+        codes[:, : min(2, self.latent_dim)] = corners[:, : min(2, self.latent_dim)]
+        return latent.decode_latent_grid(self, codes, steps, quantiles=(0.0, 1.0))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes the VAE to `path` atomically (see `Autoencoder.save`)."""
