@@ -611,3 +611,28 @@ def test_load_garbage_and_missing_files(tmp_path: Path) -> None:
 def test_save_into_a_missing_folder(scratch: ClassifierResult, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         scratch.model.save(tmp_path / "no" / "such" / "c.udl")
+
+
+def test_finetune_dropout_regularises_without_changing_the_weights_layout(
+    autoencoder: udl.Autoencoder, labelled: udl.datasets.Dataset
+) -> None:
+    result = finetune_classifier(autoencoder, labelled, freeze_conv=True, dropout=0.5, **FINETUNE)
+    assert result.model.spec.encoder.dropout == 0.5
+    assert autoencoder.spec.dropout == 0.0  # the autoencoder itself is untouched
+    trained = result.model.state_dict()
+    source = autoencoder.state_dict()
+    for name in conv_parameters(trained):
+        np.testing.assert_array_equal(trained[name], source[name], err_msg=name)
+    # Dropout is on while training, off in inference: predictions are deterministic.
+    images = labelled.test.images[:64]
+    np.testing.assert_array_equal(
+        result.model.log_probabilities(images), result.model.log_probabilities(images)
+    )
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0])
+def test_finetune_dropout_out_of_range(
+    autoencoder: udl.Autoencoder, labelled: udl.datasets.Dataset, dropout: float
+) -> None:
+    with pytest.raises(ValueError, match="dropout"):
+        finetune_classifier(autoencoder, labelled, dropout=dropout, **FINETUNE)

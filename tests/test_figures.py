@@ -443,3 +443,12 @@ def test_confusion_matrix_rejects_negative_counts() -> None:
 def test_confusion_matrix_rejects_a_class_name_count_that_differs() -> None:
     with pytest.raises(InvalidArgument, match="2 class names for a 3 x 3 matrix"):
         confusion_matrix(np.eye(3), ["a", "b"])
+
+
+def test_saved_figure_has_a_plain_files_permissions(tmp_path: Path) -> None:
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "plot.png")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

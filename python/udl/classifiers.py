@@ -4,6 +4,7 @@ from scratch as the supervised baseline, or the encoder itself as the classifier
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 
 from udl import datasets
 from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
-from udl._checks import integer
+from udl._checks import integer, number
 from udl._checks import seed as check_seed
 from udl._loop import LOOP_PARAMETERS, fill_loop_config
 from udl._native import _C
@@ -283,6 +284,7 @@ def finetune_classifier(
     head_hidden: int = 64,
     freeze_conv: bool = True,
     freeze_linear: bool = False,
+    dropout: float | None = None,
     test: DataLike | None = None,
     optimizer: str = "adam",
     lr: float = 1e-3,
@@ -305,6 +307,11 @@ def finetune_classifier(
     updated) unless freeze_conv=False, its linear layers too with freeze_linear=True; the
     head trains. Other arguments as in `train_classifier`.
 
+    Args:
+        dropout: the probability of the dropout before every hidden linear layer of the
+            encoder while fine-tuning (default: the autoencoder's own); it regularises the
+            trainable layers on top of the frozen features.
+
     Returns:
         A ClassifierResult; compare its `seconds` with a `train_classifier` baseline for the
         cost of fine-tuning.
@@ -313,7 +320,10 @@ def finetune_classifier(
     if not isinstance(autoencoder, Autoencoder):
         raise TypeError(f"autoencoder must be a udl.Autoencoder, got {type(autoencoder).__name__}")
     train_set, test_set, names = _labelled_data(data, test)
-    classifier_spec = ClassifierSpec(autoencoder.spec, len(names), head, head_hidden)
+    encoder = autoencoder.spec
+    if dropout is not None:
+        encoder = dataclasses.replace(encoder, dropout=number(dropout, "dropout"))
+    classifier_spec = ClassifierSpec(encoder, len(names), head, head_hidden)
     model = Classifier(classifier_spec, seed=check_seed(seed))
     model._model.load_encoder(autoencoder._model)
     model._model.freeze_encoder(bool(freeze_conv), bool(freeze_linear))

@@ -69,6 +69,10 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 100) ->
     try:
         with os.fdopen(fd, "wb") as stream:
             fig.savefig(stream, format="png", dpi=dpi, bbox_inches="tight")
+        # mkstemp makes the file private (0600); a figure gets a plain file's permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
