@@ -219,6 +219,8 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("seed", &udl::LoopConfig::seed)
       .def_readwrite("val_fraction", &udl::LoopConfig::val_fraction)
       .def_readwrite("threads", &udl::LoopConfig::threads)
+      .def_readwrite("lr_decay", &udl::LoopConfig::lr_decay)
+      .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
       .def_property(
           "early_stopping", [](const udl::LoopConfig& c) { return c.early_stopping.enabled; },
           [](udl::LoopConfig& c, bool on) { c.early_stopping.enabled = on; })

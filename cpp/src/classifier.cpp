@@ -233,7 +233,8 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
     stats.val_accuracy = val.accuracy;
     return stats;
   };
-  auto outcome = detail::run_epochs<ClassifierEpochStats>(*model, config, hooks, run_epoch);
+  auto outcome =
+      detail::run_epochs<ClassifierEpochStats>(*model, *optimizer, config, hooks, run_epoch);
 
   ClassifierTrainResult result;
   result.history = std::move(outcome.history);

@@ -38,6 +38,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tenso
 
 // The module's parameters and buffers, copied, to restore the best epoch later.
 std::vector<torch::Tensor> snapshot(torch::nn::Module& model);
+void scale_learning_rate(torch::optim::Optimizer& optimizer, double factor);
 void restore(torch::nn::Module& model, const std::vector<torch::Tensor>& state);
 
 // Runs `step` on the batches of a fresh seeded permutation of 0..n-1 (indices, int64) and
@@ -65,12 +66,14 @@ struct EpochLoopOutcome {
 
 // Calls `run_epoch(epoch)` for epochs 1..config.epochs; it trains one epoch and returns its
 // Stats with train_loss and val_loss set. This sets epoch, seconds and improved, reports to
-// the hook, stops on a non-finite loss or by early stopping, and puts the best epoch's
-// weights back into `model` when asked.
+// the hook, reduces `optimizer`'s learning rate on a plateau, stops on a non-finite loss or
+// by early stopping, and puts the best epoch's weights back into `model` when asked.
 template <typename Stats, typename RunEpoch>
-EpochLoopOutcome<Stats> run_epochs(torch::nn::Module& model, const LoopConfig& config,
-                                   const LoopHooks<Stats>& hooks, RunEpoch&& run_epoch) {
+EpochLoopOutcome<Stats> run_epochs(torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                                   const LoopConfig& config, const LoopHooks<Stats>& hooks,
+                                   RunEpoch&& run_epoch) {
   EarlyStopping stopping(config.early_stopping);
+  int64_t epochs_on_plateau = 0;
   std::vector<torch::Tensor> best_state;
   EpochLoopOutcome<Stats> outcome;
   for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -81,6 +84,11 @@ EpochLoopOutcome<Stats> run_epochs(torch::nn::Module& model, const LoopConfig& c
     const bool diverged = !std::isfinite(stats.train_loss) || !std::isfinite(stats.val_loss);
     stats.improved = !diverged && stopping.record(epoch, stats.val_loss);
     if (stats.improved && config.early_stopping.restore_best) best_state = snapshot(model);
+    epochs_on_plateau = stats.improved ? 0 : epochs_on_plateau + 1;
+    if (config.lr_decay < 1.0 && epochs_on_plateau >= config.lr_patience) {
+      scale_learning_rate(optimizer, config.lr_decay);
+      epochs_on_plateau = 0;
+    }
     outcome.history.push_back(stats);
     if (hooks.on_epoch) hooks.on_epoch(stats);
     if (diverged) {

@@ -156,7 +156,7 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
     stats.sparsity = sparsity(prunable);
     return stats;
   };
-  auto outcome = detail::run_epochs<EpochStats>(*model, config, hooks, run_epoch);
+  auto outcome = detail::run_epochs<EpochStats>(*model, *optimizer, config, hooks, run_epoch);
 
   TrainResult result;
   result.history = std::move(outcome.history);

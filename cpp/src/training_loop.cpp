@@ -26,6 +26,10 @@ void validate(const LoopConfig& config) {
   require(config.epochs > 0, "epochs must be > 0, got " + std::to_string(config.epochs));
   require(config.val_fraction > 0 && config.val_fraction < 1,
           "val_fraction must be in (0, 1), got " + std::to_string(config.val_fraction));
+  require(config.lr_decay > 0 && config.lr_decay <= 1,
+          "lr_decay must be in (0, 1], got " + std::to_string(config.lr_decay));
+  require(config.lr_patience >= 1,
+          "lr_patience must be >= 1, got " + std::to_string(config.lr_patience));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
   EarlyStopping{config.early_stopping};  // validates patience and min_delta
 }
@@ -51,6 +55,12 @@ std::vector<torch::Tensor> snapshot(torch::nn::Module& model) {
   for (const auto& p : model.parameters()) state.push_back(p.detach().clone());
   for (const auto& b : model.buffers()) state.push_back(b.detach().clone());
   return state;
+}
+
+void scale_learning_rate(torch::optim::Optimizer& optimizer, double factor) {
+  for (auto& group : optimizer.param_groups()) {
+    group.options().set_lr(group.options().get_lr() * factor);
+  }
 }
 
 void restore(torch::nn::Module& model, const std::vector<torch::Tensor>& state) {

@@ -143,7 +143,7 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
     stats.val_mse = val.mse;
     return stats;
   };
-  auto outcome = detail::run_epochs<VaeEpochStats>(*model, config, hooks, run_epoch);
+  auto outcome = detail::run_epochs<VaeEpochStats>(*model, *optimizer, config, hooks, run_epoch);
 
   VaeTrainResult result;
   result.history = std::move(outcome.history);

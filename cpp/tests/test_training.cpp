@@ -234,3 +234,44 @@ TEST(Training, TheRestoredBestCheckpointKeepsItsMasks) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Training, LearningRateDecaysOnAPlateau) {
+  const udl::ImageSet data = blob_images(200, 3);
+  auto run = [&](double decay) {
+    udl::TrainConfig config = small_config(8);
+    config.learning_rate = 0.05;  // large enough for the validation loss to wander
+    config.early_stopping.enabled = false;
+    config.lr_decay = decay;
+    config.lr_patience = 1;
+    udl::Autoencoder model(udl::conv_autoencoder_spec(4, 4), 0);
+    return udl::train_autoencoder(model, data, nullptr, config).history;
+  };
+  // With a vanishing decay, the first epoch without improvement freezes the weights.
+  const auto frozen = run(1e-9);
+  size_t plateau = 0;
+  while (plateau < frozen.size() && frozen[plateau].improved) ++plateau;
+  ASSERT_LT(plateau + 2, frozen.size()) << "every epoch improved; the test needs a plateau";
+  for (size_t i = plateau + 1; i < frozen.size(); ++i) {
+    EXPECT_NEAR(frozen[i].val_loss, frozen[plateau].val_loss, 1e-6) << "epoch " << i + 1;
+  }
+  // Without decay the same run goes on changing.
+  const auto free = run(1.0);
+  EXPECT_GT(std::abs(free.back().val_loss - free[plateau].val_loss), 1e-5);
+}
+
+TEST(Training, LearningRateDecayIsValidated) {
+  udl::TrainConfig config = small_config(1);
+  config.lr_decay = 0.0;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.lr_decay = 1.5;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.lr_decay = 0.5;
+  config.lr_patience = 0;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.lr_patience = 2;
+  EXPECT_NO_THROW(udl::validate(config));
+}
+
+}  // namespace

@@ -22,6 +22,8 @@ LOOP_PARAMETERS = (
     "patience",
     "min_delta",
     "restore_best",
+    "lr_decay",
+    "lr_patience",
     "threads",
 )
 
@@ -41,5 +43,7 @@ def fill_loop_config(config: Any, **p: Any) -> Any:
     config.patience = integer(p["patience"], "patience")
     config.min_delta = number(p["min_delta"], "min_delta")
     config.restore_best = bool(p["restore_best"])
+    config.lr_decay = number(p["lr_decay"], "lr_decay")
+    config.lr_patience = integer(p["lr_patience"], "lr_patience")
     config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
     return config

@@ -240,6 +240,8 @@ def train_classifier(
     patience: int = 5,
     min_delta: float = 0.0,
     restore_best: bool = True,
+    lr_decay: float = 1.0,
+    lr_patience: int = 3,
     threads: int | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
 ) -> ClassifierResult:
@@ -256,7 +258,8 @@ def train_classifier(
         head_hidden: width of the two-layer head.
         test: a labelled set to score (default: the Dataset's test set).
         optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
-        early_stopping, patience, min_delta, restore_best, threads: as in
+        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience,
+        threads: as in
             `udl.train_autoencoder`; early stopping watches the validation loss.
         callback: called after every epoch with its ClassifierEpochRecord.
 
@@ -298,6 +301,8 @@ def finetune_classifier(
     patience: int = 5,
     min_delta: float = 0.0,
     restore_best: bool = True,
+    lr_decay: float = 1.0,
+    lr_patience: int = 3,
     threads: int | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
 ) -> ClassifierResult:

@@ -168,6 +168,8 @@ def train_autoencoder(
     patience: int = 5,
     min_delta: float = 0.0,
     restore_best: bool = True,
+    lr_decay: float = 1.0,
+    lr_patience: int = 3,
     prune_every: int = 0,
     prune_amounts: PruneAmounts = 0.0,
     passes: int = 1,
@@ -204,6 +206,9 @@ def train_autoencoder(
         patience: epochs without improvement tolerated, >= 1.
         min_delta: smallest decrease that counts as an improvement, >= 0.
         restore_best: end with the weights of the best validation epoch.
+        lr_decay: reduce on plateau: after `lr_patience` epochs without a new best
+            validation loss, the learning rate is multiplied by this, in (0, 1] (1: never).
+        lr_patience: epochs on a plateau before each reduction, >= 1.
         prune_every: after every `prune_every`-th epoch, mask the `prune_amounts` fraction
             of each layer's remaining weights with the smallest |w| (L1 magnitude pruning;
             masked weights stay exactly zero). 0 never prunes.

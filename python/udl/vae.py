@@ -169,6 +169,8 @@ def train_vae(
     patience: int = 5,
     min_delta: float = 0.0,
     restore_best: bool = True,
+    lr_decay: float = 1.0,
+    lr_patience: int = 3,
     threads: int | None = None,
     callback: Callable[[VaeEpochRecord], None] | None = None,
 ) -> VaeResult:
@@ -190,7 +192,8 @@ def train_vae(
         reconstruction: "mse" or "bce".
         test: images to score (default: the Dataset's test set).
         optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
-        early_stopping, patience, min_delta, restore_best, threads: as in
+        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience,
+        threads: as in
             `udl.train_autoencoder`.
         callback: called after every epoch with its VaeEpochRecord.
 

@@ -25,6 +25,10 @@ struct LoopConfig {
   uint64_t seed = 0;
   double val_fraction = 0.2;
   EarlyStoppingConfig early_stopping;
+  // Reduce on plateau: after `lr_patience` epochs in a row without a new best validation
+  // loss, the learning rate is multiplied by `lr_decay` (1: never).
+  double lr_decay = 1.0;
+  int64_t lr_patience = 3;
   int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
 };
 
