@@ -325,6 +325,12 @@ BAD_VALUES = [
     ({"passes": 0}, ValueError, "passes must be >= 1, got 0"),
     ({"passes": -2}, ValueError, "passes must be >= 1, got -2"),
     ({"passes": 2.0}, TypeError, "passes must be an integer"),
+    # reduce on plateau
+    ({"lr_decay": 0.0}, ValueError, "lr_decay must be in"),
+    ({"lr_decay": 1.5}, ValueError, "lr_decay must be in"),
+    ({"lr_decay": "0.5"}, TypeError, "lr_decay must be a number"),
+    ({"lr_patience": 0}, ValueError, "lr_patience must be >= 1, got 0"),
+    ({"lr_patience": 1.5}, TypeError, "lr_patience must be an integer"),
 ]
 
 
