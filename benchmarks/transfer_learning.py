@@ -23,13 +23,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--convs",
-        default="32:3:2:1,64:3:2:1,128:3:1:1",
+        default="64:3:2:1,128:3:2:1,256:3:2:0",
         help="the autoencoder's convolutions as channels:kernel:stride:padding,...",
     )
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--latent", type=int, default=32)
-    parser.add_argument("--cae-epochs", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--cae-epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--scratch-epochs", type=int, default=15)
+    parser.add_argument(
+        "--autoencoder",
+        help="load the trained autoencoder from this file if it is there, "
+        "else train it and save it there",
+    )
     parser.add_argument("--figures", default="docs/figures/transfer")
     parser.add_argument("--json", help="write the figures of merit to this file")
     args = parser.parse_args()
@@ -38,12 +44,24 @@ def main() -> None:
     print(f"architecture: {spec.describe()}")
 
     fashion = udl.datasets.load("fashion-mnist")
-    cae = udl.train_autoencoder(spec, fashion, epochs=args.cae_epochs)
-    print(f"autoencoder: test MSE {cae.test_mse:.5f} in {cae.seconds:.0f} s")
+    if args.autoencoder and Path(args.autoencoder).is_file():
+        autoencoder = udl.Autoencoder.load(args.autoencoder)
+        if autoencoder.spec != spec:
+            parser.error(f"{args.autoencoder} holds another architecture")
+        print(f"autoencoder loaded from {args.autoencoder}")
+    else:
+        cae = udl.train_autoencoder(spec, fashion, epochs=args.cae_epochs)
+        print(f"autoencoder: test MSE {cae.test_mse:.5f} in {cae.seconds:.0f} s")
+        autoencoder = cae.model
+        if args.autoencoder:
+            autoencoder.save(args.autoencoder)
 
-    common = {"epochs": args.epochs, "patience": 5, "lr": 1e-3, "batch_size": 128}
-    finetuned = udl.finetune_classifier(cae.model, fashion, freeze_conv=True, **common)
-    scratch = udl.train_classifier(fashion, spec=spec, **common)
+    # Reduce on plateau lets the layers on the frozen features settle.
+    common = {"patience": 6, "lr": 1e-3, "batch_size": 128, "lr_decay": 0.3, "lr_patience": 2}
+    finetuned = udl.finetune_classifier(
+        autoencoder, fashion, freeze_conv=True, epochs=args.epochs, **common
+    )
+    scratch = udl.train_classifier(fashion, spec=spec, epochs=args.scratch_epochs, **common)
     for name, result in (("fine-tuned (frozen convs)", finetuned), ("from scratch", scratch)):
         print(
             f"{name:>26}: test accuracy {result.test.accuracy:.2%} (best epoch "
@@ -70,7 +88,9 @@ def main() -> None:
     )
 
     mnist = udl.datasets.load("mnist")
-    encoder = udl.train_classifier(mnist, nf=32, latent_dim=10, head="none", **common)
+    encoder = udl.train_classifier(
+        mnist, nf=32, latent_dim=10, head="none", epochs=args.scratch_epochs, **common
+    )
     print(
         f"MNIST encoder as classifier (latent 10): test accuracy {encoder.test.accuracy:.2%} "
         f"(report 003: 98.37%), {encoder.seconds:.0f} s"
