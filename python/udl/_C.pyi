@@ -87,6 +87,8 @@ class LoopConfig:
     seed: int
     val_fraction: float
     threads: int
+    lr_decay: float
+    lr_patience: int
     early_stopping: bool
     patience: int
     min_delta: float
