@@ -30,12 +30,12 @@ def test_all_fields_none_is_rejected() -> None:
 
 @pytest.mark.parametrize("sigma", [0.0, -0.1, -1e-9])
 def test_non_positive_gaussian_sigma(sigma: float) -> None:
-    with pytest.raises(ValueError, match=r"gaussian_sigma must be > 0"):
+    with pytest.raises(ValueError, match=r"gaussian_sigma must be finite and > 0"):
         Corruption(gaussian_sigma=sigma)
 
 
 def test_nan_gaussian_sigma() -> None:
-    with pytest.raises(ValueError, match=r"gaussian_sigma must be > 0, got nan"):
+    with pytest.raises(ValueError, match=r"gaussian_sigma must be finite and > 0, got nan"):
         Corruption(gaussian_sigma=math.nan)
 
 
