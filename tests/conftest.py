@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 # The real datasets live in the workspace's shared folder, beside the repository. A run
 # without UDL_DATA_DIR uses that default; a missing folder fails the tests that need it.
@@ -188,3 +189,13 @@ def unreachable_sources(monkeypatch: pytest.MonkeyPatch, closed_port_url: str) -
             ),
         )
     yield
+
+
+@pytest.fixture(scope="module")
+def one_thread_per_module() -> Iterator[None]:
+    """One LibTorch thread for a whole test module: its many tiny forward passes outside the
+    training loop slow down badly when two OpenMP threads share two busy cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

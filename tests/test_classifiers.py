@@ -4,7 +4,6 @@ classifier, predictions, features, reports, files and argument checks."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,8 @@ from udl.classifiers import HEADS, ClassifierEpochRecord
 QUICK = dict(epochs=2, batch_size=64, threads=1, seed=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Inference outside the training loop runs on one thread (the machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Inference outside the training loop runs on one thread (the machine is shared).
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def subset(fashion: udl.datasets.Dataset, train: int, test: int) -> udl.datasets.Dataset:

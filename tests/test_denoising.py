@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import torch
 
 import udl
 from udl import Corruption, DenoisingScores, TrainResult, train_autoencoder, train_cae, train_dae
@@ -19,13 +17,8 @@ QUICK = dict(nf=8, latent_dim=16, lr=3e-3, epochs=5, batch_size=32, threads=1, s
 TINY = dict(nf=4, latent_dim=8, epochs=1, batch_size=64, threads=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Inference outside the training loop runs on one thread (the machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Inference outside the training loop runs on one thread (the machine is shared).
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 @pytest.fixture(scope="module")

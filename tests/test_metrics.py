@@ -4,7 +4,6 @@ feature network (trained, cached), and generation quality against the real-data 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +23,8 @@ from udl.metrics import (
     real_data_floor,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Inference outside the training loop runs on one thread (the machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Inference outside the training loop runs on one thread (the machine is shared).
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def reference_frechet(a: np.ndarray, b: np.ndarray) -> float:

@@ -4,7 +4,6 @@ batch norm, files, and the latent tools on a VAE."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +20,8 @@ LEARN = dict(epochs=4, batch_size=16, lr=3e-3, threads=1, seed=0)
 TINY = dict(epochs=1, batch_size=64, threads=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Inference outside the training loop runs on one thread (the machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# Inference outside the training loop runs on one thread (the machine is shared).
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 @pytest.fixture(scope="module")
