@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_support.h"
 #include "udl/autoencoder.h"
 #include "udl/errors.h"
 
@@ -10,10 +11,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_file(const std::string& name) {
-  return fs::temp_directory_path() /
-         ("udl_autoencoder_test_" + std::to_string(getpid()) + "_" + name);
-}
+fs::path temp_file(const std::string& name) { return udl_test::temp_file("autoencoder", name); }
 
 bool same_parameters(udl::Autoencoder& a, udl::Autoencoder& b) {
   const auto pa = a->parameters();

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 
+#include "test_support.h"
 #include "udl/classifier.h"
 #include "udl/errors.h"
 
@@ -10,25 +11,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
-// spinning of idle OpenMP threads makes these tiny ops many times slower.
-class OneThread : public ::testing::Test {
- protected:
-  void SetUp() override {
-    previous_ = at::get_num_threads();
-    at::set_num_threads(1);
-  }
-  void TearDown() override { at::set_num_threads(previous_); }
-
- private:
-  int previous_ = 1;
-};
+using udl_test::OneThread;
 class Classifier : public OneThread {};
 
-fs::path temp_file(const std::string& name) {
-  return fs::temp_directory_path() /
-         ("udl_classifier_test_" + std::to_string(getpid()) + "_" + name);
-}
+fs::path temp_file(const std::string& name) { return udl_test::temp_file("classifier", name); }
 
 // Blobs whose column decides the class: class k has its centre in the k-th of `classes`
 // vertical bands of the 28×28 image, at a random row.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 
+#include "test_support.h"
 #include "udl/corruption.h"
 #include "udl/errors.h"
 #include "udl/training.h"
@@ -11,19 +12,7 @@ namespace {
 
 using torch::indexing::Slice;
 
-// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
-// spinning of idle OpenMP threads makes these tiny ops many times slower.
-class OneThread : public ::testing::Test {
- protected:
-  void SetUp() override {
-    previous_ = at::get_num_threads();
-    at::set_num_threads(1);
-  }
-  void TearDown() override { at::set_num_threads(previous_); }
-
- private:
-  int previous_ = 1;
-};
+using udl_test::OneThread;
 class Corruption : public OneThread {};
 class Psnr : public OneThread {};
 class Denoising : public OneThread {};

@@ -2,24 +2,13 @@
 
 #include <cmath>
 
+#include "test_support.h"
 #include "udl/errors.h"
 #include "udl/metrics.h"
 
 namespace {
 
-// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
-// spinning of idle OpenMP threads makes these tiny ops many times slower.
-class OneThread : public ::testing::Test {
- protected:
-  void SetUp() override {
-    previous_ = at::get_num_threads();
-    at::set_num_threads(1);
-  }
-  void TearDown() override { at::set_num_threads(previous_); }
-
- private:
-  int previous_ = 1;
-};
+using udl_test::OneThread;
 class FrechetDistance : public OneThread {};
 class InceptionScore : public OneThread {};
 

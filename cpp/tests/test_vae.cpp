@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "test_support.h"
 #include "udl/errors.h"
 #include "udl/vae.h"
 
@@ -12,24 +13,10 @@ namespace {
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
 
-// One intra-op thread per test, as training with threads = 1 has: on a busy machine the
-// spinning of idle OpenMP threads makes these tiny ops many times slower.
-class OneThread : public ::testing::Test {
- protected:
-  void SetUp() override {
-    previous_ = at::get_num_threads();
-    at::set_num_threads(1);
-  }
-  void TearDown() override { at::set_num_threads(previous_); }
-
- private:
-  int previous_ = 1;
-};
+using udl_test::OneThread;
 class Vae : public OneThread {};
 
-fs::path temp_file(const std::string& name) {
-  return fs::temp_directory_path() / ("udl_vae_test_" + std::to_string(getpid()) + "_" + name);
-}
+fs::path temp_file(const std::string& name) { return udl_test::temp_file("vae", name); }
 
 // Blobs of varying position and brightness: structured enough to be learnable.
 udl::ImageSet blob_images(int64_t n, uint64_t seed) {
