@@ -847,3 +847,44 @@ def test_a_run_that_diverges_at_once_has_no_best_val_mse(small_train: np.ndarray
     assert result.best_epoch == 0
     assert result.best_val_loss == math.inf
     assert not math.isfinite(result.best_val_mse), result.best_val_mse
+
+
+# --- reconstruction snapshots -----------------------------------------------------------
+
+
+def test_snapshots_hold_reconstructions_after_the_chosen_epochs(small_train: np.ndarray) -> None:
+    fixed = small_train[:6]
+    result = train_cae(
+        small_train[:512],
+        epochs=3,
+        early_stopping=False,
+        restore_best=False,
+        snapshot_images=fixed,
+        snapshot_epochs=[1, 3],
+        **FAST,
+    )
+    assert sorted(result.snapshots) == [1, 3]
+    for images in result.snapshots.values():
+        assert images.shape == (6, 1, 28, 28) and images.dtype == np.float32
+    # After the last epoch the model is the one returned (restore_best is off).
+    np.testing.assert_allclose(result.snapshots[3], result.model.reconstruct(fixed), atol=1e-6)
+    assert not np.allclose(result.snapshots[1], result.snapshots[3])
+
+
+def test_snapshot_epochs_need_images(small_train: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="snapshot_epochs needs snapshot_images"):
+        train_cae(small_train[:256], epochs=1, snapshot_epochs=[1], **FAST)
+
+
+def test_snapshot_images_of_the_wrong_shape_fail_before_training(small_train: np.ndarray) -> None:
+    calls = []
+    with pytest.raises(ValueError, match="the model takes N x 1 x 28 x 28"):
+        train_cae(
+            small_train[:256],
+            epochs=1,
+            snapshot_images=np.zeros((2, 1, 14, 14), np.float32),
+            snapshot_epochs=[1],
+            callback=calls.append,
+            **FAST,
+        )
+    assert calls == []  # no epoch ran
