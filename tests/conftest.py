@@ -199,3 +199,24 @@ def one_thread_per_module() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def small_fashion(
+    fashion: udl.datasets.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, object]]:
+    """udl.datasets.load answers with 600 training and 200 test images of the real data."""
+    calls: list[tuple[str, object]] = []
+    small = udl.datasets.Dataset(
+        name="fashion-mnist",
+        train=udl.datasets.from_numpy(fashion.train.images[:600], fashion.train.labels[:600]),
+        test=udl.datasets.from_numpy(fashion.test.images[:200], fashion.test.labels[:200]),
+        class_names=fashion.class_names,
+    )
+
+    def fake_load(name: str, data_dir: object = None, **_: object) -> udl.datasets.Dataset:
+        calls.append((name, data_dir))
+        return small
+
+    monkeypatch.setattr(udl.datasets, "load", fake_load)
+    return calls

@@ -1,9 +1,13 @@
-"""udl.cli: the `udl train cae` and `udl tune` commands."""
+"""udl.cli: flags made from the library's signatures, --config files, run folders, exit codes
+and messages, progress output, interrupts."""
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,47 +16,82 @@ import pandas as pd
 import pytest
 
 import udl
-from udl import cli
+from udl import cli, cli_commands
 from udl.tuning import make_storage
 
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+FAST = ["--epochs", "1", "--threads", "1", "--batch-size", "128"]
+
+
+def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "udl", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "udl", *args], capture_output=True, text=True, timeout=timeout
     )
 
 
-def test_help_lists_the_options() -> None:
-    result = _run("train", "cae", "--help")
-    assert result.returncode == 0, result.stderr
-    for option in ("--latent-dim", "--nf", "--epochs", "--data-dir", "--save", "--loss"):
-        assert option in result.stdout
-    # Every option shows its default.
-    help_of = " ".join(result.stdout.split())
-    assert "--latent-dim LATENT_DIM size of the latent code (default: 10)" in help_of
-    assert "--epochs EPOCHS maximum number of epochs (default: 10)" in help_of
-    assert "--batch-size BATCH_SIZE images per step (default: 256)" in help_of
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
 
 
-def test_zero_epochs_exits_2_with_an_error(data_dir: Path) -> None:
-    result = _run("train", "cae", "--epochs", "0", "--data-dir", str(data_dir))
-    assert result.returncode == 2
-    assert "udl: error: epochs must be > 0" in result.stderr
-    assert "Traceback" not in result.stderr
+# --- help ----------------------------------------------------------------------------------------
 
 
-def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        cli.main([])
-    assert info.value.code == 2
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "cae"], ["train", "dae"], ["train", "vae"], ["train", "gan"],
+        ["train", "classifier"], ["finetune"], ["cv"], ["tune"], ["reproduce"], ["report"],
+    ],
+)  # fmt: skip
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: udl {' '.join(command)}")
+
+
+def test_help_shows_every_training_parameter_with_the_library_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["train", "cae", "--help"]) == 0
+    help_of = " ".join(capsys.readouterr().out.split())
+    for parameter in (*udl._loop.LOOP_PARAMETERS, "loss", "prune_every", "passes", "nf"):
+        assert f"--{parameter.replace('_', '-')}" in help_of
+    # The help text and defaults are the library's own docstring and signature.
+    assert "--latent-dim LATENT_DIM size of the code. (default: 10)" in help_of
+    assert "--lr LR learning rate, > 0. (default: 0.001)" in help_of
+    assert "--early-stopping, --no-early-stopping stop after `patience` epochs" in help_of
+    assert "--config FILE TOML file of settings" in help_of
+
+
+def test_gan_and_vae_flags_carry_their_own_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "vae", "--help"]) == 0
+    vae_help = " ".join(capsys.readouterr().out.split())
+    assert "--beta BETA" in vae_help and "(default: 0.8)" in vae_help
+    assert cli.main(["train", "gan", "--help"]) == 0
+    gan_help = " ".join(capsys.readouterr().out.split())
+    assert "--architecture {fc,fc_leaky,dcgan}" in gan_help
+    assert "--noise-dim NOISE_DIM" in gan_help
+
+
+# --- usage errors: exit code 2 with the message --------------------------------------------------
+
+
+def test_no_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
     assert "usage: udl" in capsys.readouterr().err
 
 
-def test_unknown_dataset_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        cli.main(["train", "cae", "--dataset", "cifar10"])
-    assert info.value.code == 2
+def test_unknown_dataset_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "cae", "--dataset", "cifar10"]) == 2
     assert "invalid choice: 'cifar10'" in capsys.readouterr().err
+
+
+def test_zero_epochs_exits_2_from_a_real_process(data_dir: Path, tmp_path: Path) -> None:
+    result = _run("train", "cae", "--epochs", "0", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "udl: error: epochs must be > 0" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_missing_data_exits_2(
@@ -61,195 +100,322 @@ def test_missing_data_exits_2(
     unreachable_sources: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = cli.main(["train", "cae", "--data-dir", str(tmp_path), "--epochs", "1"])
+    code = cli.main(["train", "cae", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("udl: error: no fashion-mnist files found")
+    assert "udl: error: no fashion-mnist files found" in err
     assert str(tmp_path) in err
 
 
-@pytest.fixture
-def small_fashion(
-    fashion: udl.datasets.Dataset, monkeypatch: pytest.MonkeyPatch
-) -> list[tuple[str, object]]:
-    """udl.datasets.load answers with 600 training and 200 test images of the real data."""
-    calls: list[tuple[str, object]] = []
-    small = udl.datasets.Dataset(
-        name="fashion-mnist",
-        train=udl.datasets.from_numpy(fashion.train.images[:600], fashion.train.labels[:600]),
-        test=udl.datasets.from_numpy(fashion.test.images[:200], fashion.test.labels[:200]),
-        class_names=fashion.class_names,
-    )
-
-    def fake_load(name: str, data_dir: object = None, **_: object) -> udl.datasets.Dataset:
-        calls.append((name, data_dir))
-        return small
-
-    monkeypatch.setattr(udl.datasets, "load", fake_load)
-    return calls
-
-
-def test_train_cae_one_epoch(
+def test_bad_value_exits_2_and_names_it(
     small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model_path = tmp_path / "cae.udl"
-    code = cli.main(
-        [
-            "train", "cae", "--epochs", "1", "--threads", "2", "--batch-size", "128",
-            "--nf", "8", "--latent-dim", "4", "--data-dir", str(tmp_path),
-            "--save", str(model_path),
-        ]
-    )  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0
-    assert small_fashion == [("fashion-mnist", str(tmp_path))]
-    assert "fashion-mnist: 600 training, 200 test images" in out
-    assert "epoch   1  train " in out
-    assert "stopped: completed; best epoch 1" in out
-    assert "test mse" in out
-    mse = float(out.split("test mse:")[1].split()[0])
-    assert 0 < mse < 0.25
-    assert f"model saved to {model_path}" in out
-    model = udl.load_model(model_path)
-    assert model.spec == udl.AutoencoderSpec.conv_autoencoder(8, 4)
-    assert model.encode(np.zeros((2, 1, 28, 28), np.uint8)).shape == (2, 4)
-
-
-def test_train_cae_bce_prints_both_losses(
-    small_fashion: list, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = cli.main(
-        ["train", "cae", "--epochs", "1", "--threads", "2", "--loss", "bce", "--nf", "4"]
-    )
-    out = capsys.readouterr().out
-    assert code == 0
-    assert small_fashion == [("fashion-mnist", None)]
-    assert "test bce:" in out and "test mse:" in out
-
-
-def test_bad_value_after_loading_exits_2(
-    small_fashion: list, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = cli.main(["train", "cae", "--lr", "-1", "--threads", "2"])
-    assert code == 2
+    assert cli.main(["train", "cae", "--lr", "-1", "--out", str(tmp_path / "r")]) == 2
     assert "udl: error: lr (learning rate) must be > 0" in capsys.readouterr().err
 
 
-def test_save_into_a_missing_folder_fails_before_training(
+def test_an_earlier_run_folder_is_never_overwritten(
     small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = tmp_path / "no-such-folder" / "cae.udl"
-    code = cli.main(["train", "cae", "--epochs", "1", "--threads", "2", "--save", str(target)])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "precious.txt").write_text("keep me")
+    assert cli.main(["train", "cae", *FAST, "--out", str(run)]) == 2
+    assert "already holds files; choose another --out" in capsys.readouterr().err
+    assert [p.name for p in run.iterdir()] == ["precious.txt"]
+    assert small_fashion == []  # refused before loading anything
+
+
+def test_finetune_of_a_file_that_is_no_model_exits_2(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_model = tmp_path / "notes.udl"
+    not_a_model.write_text("hello")
+    code = cli.main(["finetune", "--autoencoder", str(not_a_model), "--out", str(tmp_path / "r")])
     assert code == 2
-    assert f"udl: error: --save: no folder {target.parent}" in capsys.readouterr().err
-    assert small_fashion == []  # nothing was loaded, nothing trained
+    assert "udl: error: --autoencoder:" in capsys.readouterr().err
 
 
-# --- udl tune -----------------------------------------------------------------------------
+def test_corrupt_data_file_exits_1(
+    tmp_path: Path, make_dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = make_dataset(tmp_path / "data" / "fashion-mnist", gz=False)
+    images = data.path("train_images")
+    images.write_bytes(images.read_bytes()[:-5])  # truncated
+    code = cli.main(
+        ["train", "cae", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "udl: failed:" in err and "train-images-idx3-ubyte" in err
 
 
-def test_tune_help_lists_the_options() -> None:
-    result = _run("tune", "--help")
-    assert result.returncode == 0, result.stderr
-    for option in (
-        "--storage", "--study-name", "--search", "--trials", "--subset", "--folds", "--out",
-        "--pruner", "--objectives", "--n-jobs", "--threads", "--no-figures",
-    ):  # fmt: skip
-        assert option in result.stdout
-    help_of = " ".join(result.stdout.split())
-    assert "{report000,report001,report003}" in help_of
-    assert "{median,hyperband,none}" in help_of
-    assert "(default: RUN_DIR/study.journal)" in help_of
-
-
-def test_tune_subset_below_two_exits_2() -> None:
-    result = _run("tune", "--subset", "1")
-    assert result.returncode == 2
-    assert result.stderr.strip() == "udl: error: --subset must be >= 2, got 1"
-
-
-def test_tune_unknown_search_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        cli.main(["tune", "--search", "report999"])
-    assert info.value.code == 2
-    assert "invalid choice: 'report999'" in capsys.readouterr().err
-
-
-def test_tune_quick_run(tmp_path: Path, data_dir: Path) -> None:
-    out = tmp_path / "run"
-    result = _run(
-        "tune", "--subset", "600", "--epochs", "1", "--trials", "3", "--out", str(out),
-        "--no-figures", "--threads", "1", "--batch-size", "128",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert [line[:10] for line in lines[:3]] == ["trial    0", "trial    1", "trial    2"]
-    assert "study 'report000': 3 trials" in result.stdout
-    assert "best value " in result.stdout and "best parameters: {'nf': " in result.stdout
-    assert f"trials table: {out / 'trials.csv'}" in result.stdout
-    assert "figure:" not in result.stdout
-    assert (out / "study.journal").is_file()
-    table = pd.read_csv(out / "trials.csv")
-    assert list(table["number"]) == [0, 1, 2]
-    assert set(table["state"]) <= {"COMPLETE", "PRUNED"}
-    assert "params_latent_dim" in table.columns
-    assert list(out.glob("*.png")) == []
-    study = optuna.load_study(study_name="report000", storage=make_storage(None, out))
-    assert len(study.trials) == 3
-
-
-def test_tune_writes_figures_and_joins_a_named_study(
+def test_divergence_exits_1_and_keeps_the_run(
     small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    journal = tmp_path / "shared.journal"
-    args = [
-        "tune", "--trials", "4", "--epochs", "1", "--threads", "1", "--pruner", "none",
-        "--out", str(tmp_path / "run"), "--storage", str(journal), "--study-name", "mine",
-    ]  # fmt: skip
-    assert cli.main(args) == 0
+    run = tmp_path / "run"
+    code = cli.main(
+        ["train", "cae", "--optimizer", "sgd", "--lr", "1e12", "--epochs", "3", "--out", str(run)]
+    )
+    assert code == 1
+    assert "udl: failed: training diverged at epoch" in capsys.readouterr().err
+    metrics = _metrics(run)
+    assert metrics["status"] == "diverged" and metrics["stop_reason"] == "diverged at epoch 1"
+    assert (run / "history.csv").is_file()
+    assert not (run / "model.udl").exists()  # no epoch was good: no model of NaNs
+
+
+# --- --config ------------------------------------------------------------------------------------
+
+
+def test_config_file_sets_flags_and_the_command_line_wins(
+    small_fashion: list, tmp_path: Path
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('nf = 4\nlatent-dim = 3\nepochs = 2\nloss = "bce"\nearly_stopping = false\n')
+    run = tmp_path / "run"
+    assert (
+        cli.main(["train", "cae", "--config", str(config), "--epochs", "1", "--out", str(run)]) == 0
+    )
+    model = udl.load_model(run / "model.udl")
+    assert model.spec == udl.AutoencoderSpec.conv_autoencoder(4, 3)
+    assert len(pd.read_csv(run / "history.csv")) == 1  # --epochs 1 beat the file's 2
+    resolved = (run / "config.toml").read_text()
+    assert 'loss = "bce"' in resolved and "early_stopping = false" in resolved
+    assert "epochs = 1" in resolved
+
+
+def test_the_resolved_config_reruns_the_same_run(small_fashion: list, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["train", "cae", *FAST, "--nf", "4", "--seed", "3", "--out", str(first)]) == 0
+    assert (
+        cli.main(["train", "cae", "--config", str(first / "config.toml"), "--out", str(second)])
+        == 0
+    )
+    assert (first / "config.toml").read_text() == (second / "config.toml").read_text()
+    columns = ["epoch", "train_loss", "val_loss"]
+    a = pd.read_csv(first / "history.csv")[columns]
+    b = pd.read_csv(second / "history.csv")[columns]
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("lrr = 0.1\n", "unknown setting 'lrr'"),
+        ('epochs = "many"\n', "argument --epochs: invalid int value: 'many'"),
+        ("early_stopping = 1\n", "setting 'early_stopping' cannot be 1"),
+        ("lr = [0.1, 'x']\n", "setting 'lr' cannot be"),
+        ("epochs = \n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_files_exit_2_naming_the_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(content)
+    assert cli.main(["train", "cae", "--config", str(config)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "cae", "--config", str(tmp_path / "none.toml")]) == 2
+    assert "--config: no file" in capsys.readouterr().err
+
+
+# --- what each command writes --------------------------------------------------------------------
+
+
+def test_train_cae_writes_its_run_folder(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    code = cli.main(["train", "cae", *FAST, "--nf", "8", "--latent-dim", "4", "--out", str(run)])
+    assert code == 0
     out = capsys.readouterr().out
     assert small_fashion == [("fashion-mnist", None)]
-    assert "study 'mine': 4 trials {'COMPLETE': 4}" in out
-    for name in (
-        "optimization_history", "param_importances", "parallel_coordinate",
-        "intermediate_values",
-    ):  # fmt: skip
-        path = tmp_path / "run" / f"{name}.png"
-        assert f"figure: {path}" in out
-        assert path.read_bytes().startswith(b"\x89PNG")
-    assert not (tmp_path / "run" / "study.journal").exists()
-    # A second worker with more trials joins the same study.
-    assert cli.main([*args[:2], "5", *args[3:], "--no-figures"]) == 0
-    assert "study 'mine': 5 trials" in capsys.readouterr().out
-    study = optuna.load_study(study_name="mine", storage=make_storage(str(journal), tmp_path))
-    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    files = {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()}
+    assert files == {
+        "config.toml", "history.csv", "metrics.json", "model.udl", "run.log",
+        "figures/loss.png", "figures/reconstructions.png",
+    }  # fmt: skip
+    metrics = _metrics(run)
+    assert metrics["status"] == "completed" and metrics["best_epoch"] == 1
+    assert 0 < metrics["test_mse"] < 0.25
+    assert f"test_mse: {metrics['test_mse']:.6g}" in out
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1]
+    model = udl.load_model(run / "model.udl")
+    assert model.encode(np.zeros((2, 1, 28, 28), np.uint8)).shape == (2, 4)
 
 
-def test_tune_two_objectives(
+def test_train_dae_reports_the_psnr_gain(small_fashion: list, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", "dae", *FAST, "--preset", "report004", "--gaussian-sigma", "0.1"]
+    assert cli.main([*args, "--out", str(run)]) == 0
+    metrics = _metrics(run)
+    assert metrics["test_denoised_psnr"] > 0 and "test_psnr_gain" in metrics
+    settings = (run / "config.toml").read_text()
+    assert 'preset = "report004"' in settings and "gaussian_sigma = 0.1" in settings
+
+
+def test_train_dae_without_any_corruption_exits_2(
     small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert cli.main(["train", "dae", "--preset", "none", "--out", str(tmp_path / "r")]) == 2
+    assert "udl: error:" in capsys.readouterr().err
+
+
+def test_train_vae_gan_and_classifier(
+    small_fashion: list, fashion: udl.datasets.Dataset, tmp_path: Path
+) -> None:
+    assert cli.main(["train", "vae", *FAST, "--out", str(tmp_path / "vae")]) == 0
+    assert (tmp_path / "vae" / "figures" / "latent-grid.png").is_file()
+    assert _metrics(tmp_path / "vae")["test_kl"] >= 0
+    gan = ["train", "gan", *FAST, "--sample-epochs", "1", "--out", str(tmp_path / "gan")]
+    assert cli.main(gan) == 0
+    assert (tmp_path / "gan" / "figures" / "samples-1.png").is_file()
+    assert isinstance(udl.load_model(tmp_path / "gan" / "model.udl"), udl.Gan)
+    classifier = ["train", "classifier", *FAST, "--head", "two_layer"]
+    assert cli.main([*classifier, "--out", str(tmp_path / "clf")]) == 0
+    metrics = _metrics(tmp_path / "clf")
+    assert 0 <= metrics["test_accuracy"] <= 1
+    assert list(metrics["per_class_accuracy"]) == list(fashion.class_names)
+    assert (tmp_path / "clf" / "figures" / "confusion.png").is_file()
+
+
+def test_finetune_freezes_the_encoder_it_loads(small_fashion: list, tmp_path: Path) -> None:
+    assert cli.main(["train", "cae", *FAST, "--out", str(tmp_path / "cae")]) == 0
     code = cli.main(
         [
-            "tune", "--trials", "3", "--epochs", "1", "--threads", "1", "--no-figures",
-            "--objectives", "val_loss,latent_dim", "--out", str(tmp_path),
+            "finetune", "--autoencoder", str(tmp_path / "cae" / "model.udl"), *FAST,
+            "--freeze-linear", "--out", str(tmp_path / "ft"),
         ]
     )  # fmt: skip
-    out = capsys.readouterr().out
     assert code == 0
-    trial_lines = [line for line in out.splitlines() if line.startswith("trial ")]
-    assert len(trial_lines) == 3
-    # Both objectives are printed: the loss and the latent size.
-    assert all(", " in line.split("{")[0] for line in trial_lines)
+    metrics = _metrics(tmp_path / "ft")
+    assert metrics["trainable_parameters"] < metrics["parameters"]
+
+
+def test_cv_writes_one_row_per_fold(small_fashion: list, tmp_path: Path) -> None:
+    run = tmp_path / "cv"
+    assert cli.main(["cv", *FAST, "--k", "3", "--nf", "4", "--out", str(run)]) == 0
+    folds = pd.read_csv(run / "folds.csv")
+    assert list(folds["fold"]) == [0, 1, 2]
+    history = pd.read_csv(run / "history.csv")
+    assert sorted(history["fold"]) == [0, 1, 2]
+    metrics = _metrics(run)
+    assert metrics["mean_val_loss"] == pytest.approx(folds["best_val_loss"].mean())
+
+
+# --- progress and logging ------------------------------------------------------------------------
+
+
+def test_log_lines_when_not_a_terminal_and_silence_when_quiet(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["train", "cae", *FAST, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "cae epoch 1: train_loss" in err and "udl train cae: run folder" in err
+    assert cli.main(["train", "cae", *FAST, "--quiet", "--out", str(tmp_path / "b")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "test_mse:" in captured.out  # results still reach stdout
+    assert "cae epoch 1" in (tmp_path / "b" / "run.log").read_text()  # and the log file
+
+
+# --- interrupts ----------------------------------------------------------------------------------
+
+
+def test_ctrl_c_keeps_the_finished_epochs_and_says_how_to_go_on(
+    small_fashion: list,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    real_train = udl.train_cae
+
+    def interrupted_at_epoch_2(data, callback, **training):
+        def on_epoch(record):
+            callback(record)
+            if record.epoch == 2:
+                raise KeyboardInterrupt
+
+        return real_train(data, callback=on_epoch, **training)
+
+    monkeypatch.setattr(cli_commands.udl, "train_cae", interrupted_at_epoch_2)
+    run = tmp_path / "run"
+    code = cli.main(["train", "cae", "--epochs", "5", "--threads", "1", "--out", str(run)])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 2 finished epochs" in err
+    assert f"--config {run / 'config.toml'}" in err
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
+    assert _metrics(run) == {"status": "interrupted", "epochs_finished": 2}
+    assert not list(run.rglob(".*tmp*"))  # no half-written file
+
+
+def test_sigint_stops_a_real_run_within_seconds(data_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "udl", "train", "cae", "--subset", "3000", "--epochs", "200",
+        "--threads", "1", "--no-early-stopping", "--out", str(run),
+    ]  # fmt: skip
+    with subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    ) as process:
+        try:
+            for line in process.stderr:
+                if "cae epoch 1:" in line:
+                    break
+            process.send_signal(signal.SIGINT)
+            start = time.monotonic()
+            code = process.wait(timeout=30)
+            stopped_after = time.monotonic() - start
+        finally:
+            process.kill()
+    assert code == 130
+    assert stopped_after < 5
+    assert _metrics(run)["status"] == "interrupted"
+    assert len(pd.read_csv(run / "history.csv")) >= 1
+
+
+# --- udl tune ------------------------------------------------------------------------------------
+
+
+def test_tune_writes_trials_and_resumes(small_fashion: list, tmp_path: Path) -> None:
+    run = tmp_path / "study"
+    args = ["tune", "--trials", "2", "--epochs", "1", "--threads", "1", "--out", str(run)]
+    assert cli.main(args) == 0
+    assert list(pd.read_csv(run / "trials.csv")["number"]) == [0, 1]
+    assert (run / "figures" / "optimization_history.png").is_file()
+    assert _metrics(run)["trials"] == 2
+    # Rerunning the same command resumes the study: more trials join the same journal.
+    assert cli.main([*args[:2], "3", *args[3:], "--no-figures"]) == 0
+    study = optuna.load_study(study_name="report000", storage=make_storage(None, run))
+    assert [t.number for t in study.trials] == [0, 1, 2]
+
+
+def test_tune_shared_storage_and_two_objectives(small_fashion: list, tmp_path: Path) -> None:
+    journal = tmp_path / "shared.journal"
+    args = [
+        "tune", "--trials", "2", "--epochs", "1", "--threads", "1", "--pruner", "none",
+        "--storage", str(journal), "--study-name", "mine", "--no-figures",
+        "--objectives", "val_loss,latent_dim", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    assert cli.main(args) == 0
+    study = optuna.load_study(study_name="mine", storage=make_storage(str(journal), tmp_path))
+    assert len(study.directions) == 2 and len(study.trials) == 2
+    assert not (tmp_path / "run" / "study.journal").exists()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--trials", "0"], "udl: error: n_trials must be >= 1, got 0"),
-        (["--epochs", "0"], "udl: error: epochs must be > 0"),
         (["--folds", "1"], "udl: error: folds must be >= 2, got 1"),
         (["--objectives", "latent_dim"], "udl: error: objectives must start with 'val_loss'"),
         (["--threads", "0"], "udl: error: threads must be >= 1, got 0"),
+        (["--subset", "1"], "udl: error: --subset must be >= 2, got 1"),
     ],
 )
 def test_tune_bad_values_exit_2(
@@ -259,5 +425,5 @@ def test_tune_bad_values_exit_2(
     args: list[str],
     message: str,
 ) -> None:
-    assert cli.main(["tune", "--out", str(tmp_path), *args]) == 2
-    assert capsys.readouterr().err.startswith(message)
+    assert cli.main(["tune", "--out", str(tmp_path), "--epochs", "1", *args]) == 2
+    assert message in capsys.readouterr().err

@@ -1,215 +1,208 @@
-"""The `udl` command: `udl train cae` trains the convolutional autoencoder and prints its
-history and test loss; `udl tune` runs or joins an Optuna study whose trials train natively."""
+"""The `udl` command: its parser, logging and exit codes. What each subcommand does is in
+`udl.cli_commands`; the flags of the training parameters come from the library's own
+signatures (`udl.cli_options`), so they always match the Python API.
+
+Exit codes: 0 success, 1 failure (bad data, divergence, a crash), 2 usage error (a bad flag,
+setting or path; the message says which), 130 interrupted (the message says how to go on).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+
+from udl.errors import DataFormatError
 
 __all__ = ["main"]
 
+log = logging.getLogger("udl")
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="udl", description="Unsupervised deep learning, compiled (LibTorch core)."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train a model")
-    models = train.add_subparsers(dest="model", required=True)
-    cae = models.add_parser(
-        "cae",
-        help="the convolutional autoencoder of reports 000/002",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    cae.add_argument(
-        "--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"], help="dataset"
-    )
-    cae.add_argument("--data-dir", help="folder holding the IDX files (else UDL_DATA_DIR, cache)")
-    cae.add_argument("--nf", type=int, default=16, help="channels of the first convolution")
-    cae.add_argument("--latent-dim", type=int, default=10, help="size of the latent code")
-    cae.add_argument("--loss", default="mse", choices=["mse", "bce"], help="training loss")
-    cae.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimizer")
-    cae.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    cae.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty")
-    cae.add_argument("--batch-size", type=int, default=256, help="images per step")
-    cae.add_argument("--epochs", type=int, default=10, help="maximum number of epochs")
-    cae.add_argument("--seed", type=int, default=0, help="seeds weights, split and shuffling")
-    cae.add_argument("--patience", type=int, default=5, help="early-stopping patience")
-    cae.add_argument(
-        "--threads",
-        type=int,
-        default=argparse.SUPPRESS,  # None would print "(default: None)"
-        help="LibTorch threads (default: all cores)",
-    )
-    cae.add_argument("--save", type=Path, help="write the trained model to this file")
+DATASETS = ("fashion-mnist", "mnist")
 
-    tune = commands.add_parser(
-        "tune",
-        help="run or join an Optuna study (several workers may share one storage)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+_EPILOG = (
+    "Every setting can also come from --config FILE (TOML, the flags' names with _ or -); "
+    "flags given on the command line win. Each run writes its folder (--out, default "
+    "runs/NAME-TIMESTAMP): config.toml (the resolved settings, which --config reads back), "
+    "history.csv, metrics.json, model files, figures/*.png and run.log."
+)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _command_parser(
+    commands: argparse._SubParsersAction,
+    name: str,
+    help_text: str,
+    description: str,
+    *,
+    run_folder: bool = True,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=help_text,
+        description=description,
+        epilog=_EPILOG,
+        formatter_class=_Formatter,
     )
-    tune.add_argument(
-        "--search", default="report000", choices=["report000", "report001", "report003"]
+    common = parser.add_argument_group("run")
+    if run_folder:
+        common.add_argument("--config", type=Path, metavar="FILE", help="TOML file of settings")
+        common.add_argument(
+            "--out", type=Path, metavar="DIR", help="run folder (default: runs/NAME-TIMESTAMP)"
+        )
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, only warnings and errors"
     )
-    tune.add_argument(
-        "--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"], help="dataset"
-    )
-    tune.add_argument("--data-dir", help="folder holding the IDX files (else UDL_DATA_DIR, cache)")
-    tune.add_argument("--subset", type=int, help="tune on the first N training images only")
-    tune.add_argument("--trials", type=int, help="finished trials the study should hold")
-    tune.add_argument("--epochs", type=int, default=5, help="maximum epochs per trial")
-    tune.add_argument("--batch-size", type=int, help="fixed batch size (default: the search's)")
-    tune.add_argument("--folds", type=int, help="k-fold CV per trial (default: the search's)")
-    tune.add_argument(
-        "--storage",
-        help="journal file or storage URL, e.g. postgresql://user@host/db "
-        "(default: RUN_DIR/study.journal)",
-    )
-    tune.add_argument("--study-name", help="study to create or join (default: the search's)")
-    tune.add_argument("--out", type=Path, help="run folder (default: runs/STUDY_NAME)")
-    tune.add_argument("--pruner", default="median", choices=["median", "hyperband", "none"])
-    tune.add_argument(
-        "--objectives",
-        default="val_loss",
-        help="comma-separated: val_loss, then latent_dim and/or minutes for a Pareto front",
-    )
-    tune.add_argument("--n-jobs", type=int, default=1, help="trials at once in this process")
-    tune.add_argument(
-        "--threads",
-        type=int,
-        default=argparse.SUPPRESS,
-        help="LibTorch threads per trial (default: cores / n-jobs)",
-    )
-    tune.add_argument("--timeout", type=float, help="stop starting trials after SECONDS")
-    tune.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds sampler and training; give workers that start a shared study together "
-        "their own seeds",
-    )
-    tune.add_argument("--no-figures", action="store_true", help="do not write the PNG figures")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
+def _data_flags(parser: argparse.ArgumentParser, *, labelled: bool = False) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", default="fashion-mnist", choices=DATASETS, help="dataset")
+    data.add_argument(
+        "--data-dir", help="folder of the IDX files (default: $UDL_DATA_DIR, then the cache)"
+    )
+    data.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="train on the first N training images only (a quick look; default: all)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `udl` parser (importing the library's signatures, not torch's kernels)."""
+    from udl import cli_commands as c
+
+    parser = argparse.ArgumentParser(
+        prog="udl",
+        description=(
+            "Unsupervised deep learning, compiled: autoencoders, VAEs, GANs and classifiers "
+            "trained by a LibTorch core.\n\n"
+            "  udl reproduce --budget quick      the reports' whole study, as report.html\n"
+            "  udl train cae --epochs 5          one model, with its run folder\n"
+            "  udl tune --search report000       an Optuna study (resumable)\n"
+            "  udl COMMAND --help                every flag of a command, with its default"
+        ),
+        formatter_class=_Formatter,
+    )
+    from udl import __version__
+
+    parser.add_argument("--version", action="version", version=f"udl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train one model (cae, dae, vae, gan, classifier)", formatter_class=_Formatter
+    )
+    models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for model, (help_text, description, add_flags) in c.TRAIN_COMMANDS.items():
+        sub = _command_parser(models, model, help_text, description)
+        _data_flags(sub)
+        add_flags(sub)
+
+    for name, (help_text, description, add_flags, needs_data) in c.COMMANDS.items():
+        sub = _command_parser(commands, name, help_text, description, run_folder=needs_data)
+        if needs_data:
+            _data_flags(sub)
+        add_flags(sub)
+    return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, path: Sequence[str]) -> argparse.ArgumentParser:
+    for word in path:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[word]
+    return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parses argv; with --config, parses again with the file's settings placed before the
+    user's flags, so that the command line wins."""
+    from udl.cli_options import config_arguments
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        return args
+    path = [args.command] + ([args.model] if args.command == "train" else [])
+    sub = _subparser(parser, path)
+    try:
+        tokens = config_arguments(args.config, sub)
+    except (ValueError, FileNotFoundError) as error:
+        sub.error(str(error))
+    return parser.parse_args(path + tokens + argv[len(path) :])
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    from udl.progress import TqdmLogHandler, default_mode
+
+    handler = TqdmLogHandler(bar=default_mode(args.quiet) == "bar")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    _close_handlers()
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    import optuna
+
+    # udl's own progress reports the trials; Optuna's lines would repeat them.
+    optuna.logging.set_verbosity(logging.DEBUG if args.verbose else logging.WARNING)
+
+
+def _close_handlers() -> None:
+    """Removes the handlers an earlier `main` in this process added (its run.log too)."""
+    for handler in log.handlers[:]:
+        log.removeHandler(handler)
+        handler.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run = _train_cae if args.command == "train" else _tune
+    """Runs `udl` with `argv` (default: sys.argv[1:]) and returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parse(argv)
+    except SystemExit as exit_:  # argparse: --help, --version (0) or a usage error (2)
+        return int(exit_.code or 0)
+    _configure_logging(args)
+    from udl import cli_commands
+
+    run: Callable[[argparse.Namespace], int] = cli_commands.handler(args)
+    try:
+        return _run(run, args)
+    finally:
+        _close_handlers()
+        log.propagate = True
+
+
+def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Runs a subcommand and turns its exceptions into messages and exit codes."""
+    from udl.cli_commands import Failure
+
     try:
         return run(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"udl: error: {error}", file=sys.stderr)
-        return 2
-
-
-def _train_cae(args: argparse.Namespace) -> int:
-    import udl  # after parsing, so that --help answers without loading torch
-
-    if args.save is not None and not args.save.parent.is_dir():
-        # Checked before training, so that a typo does not cost a whole run.
-        print(f"udl: error: --save: no folder {args.save.parent}", file=sys.stderr)
-        return 2
-    data = udl.datasets.load(args.dataset, args.data_dir)
-    print(f"{args.dataset}: {len(data.train)} training, {len(data.test)} test images")
-
-    def report(record: udl.EpochRecord) -> None:
-        print(
-            f"epoch {record.epoch:3d}  train {record.train_loss:.5f}  "
-            f"val {record.val_loss:.5f}  ({record.seconds:.1f}s)",
-            flush=True,
-        )
-
-    try:
-        result = udl.train_cae(
-            data,
-            nf=args.nf,
-            latent_dim=args.latent_dim,
-            loss=args.loss,
-            optimizer=args.optimizer,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            seed=args.seed,
-            patience=args.patience,
-            threads=getattr(args, "threads", None),
-            callback=report,
-        )
     except KeyboardInterrupt:
-        print("udl: interrupted", file=sys.stderr)
+        # The handlers say what was kept and how to go on before re-raising.
         return 130
-    print(result.history_table())
-    print(f"stopped: {result.stop_reason}; best epoch {result.best_epoch}")
-    if args.loss != "mse":
-        print(f"test {args.loss}: {result.test_loss:.5f}")
-    print(f"test mse: {result.test_mse:.5f}")
-    if args.save:
-        result.model.save(args.save)
-        print(f"model saved to {args.save}")
-    return 0
-
-
-def _tune(args: argparse.Namespace) -> int:
-    import udl
-
-    if args.subset is not None and args.subset < 2:
-        raise ValueError(f"--subset must be >= 2, got {args.subset}")  # before loading
-    data = udl.datasets.load(args.dataset, args.data_dir)
-    train = data.train
-    if args.subset is not None:
-        train = udl.datasets.from_numpy(train.images[: args.subset], train.labels[: args.subset])
-    name = args.study_name or args.search
-    run_dir = args.out or Path("runs") / name
-    fixed = {"epochs": args.epochs}
-    if args.batch_size is not None:
-        fixed["batch_size"] = args.batch_size
-    if hasattr(args, "threads"):
-        fixed["threads"] = args.threads
-
-    def report(study: object, trial: Any) -> None:
-        value = "-" if trial.values is None else ", ".join(f"{v:.5f}" for v in trial.values)
-        print(f"trial {trial.number:4d} {trial.state.name:8s} {value}  {trial.params}", flush=True)
-
-    try:
-        result = udl.tune(
-            train,
-            args.search,
-            n_trials=args.trials,
-            folds=args.folds,
-            storage=args.storage,
-            study_name=name,
-            run_dir=run_dir,
-            pruner=args.pruner,
-            objectives=tuple(args.objectives.split(",")),
-            n_jobs=args.n_jobs,
-            timeout=args.timeout,
-            seed=args.seed,
-            callback=report,
-            **fixed,
-        )
-    except KeyboardInterrupt:
-        print(
-            f"udl: interrupted; finished trials are stored. Resume with the same command "
-            f"(study {name!r} in {args.storage or run_dir / 'study.journal'}).",
-            file=sys.stderr,
-        )
-        return 130
-    table = result.trials_table()
-    table.to_csv(run_dir / "trials.csv", index=False)
-    counts = table["state"].value_counts().to_dict()
-    print(f"study {name!r}: {len(table)} trials {counts}")
-    print(f"best value {result.best_value:.5f} (trial {result.best_trial.number})")
-    print(f"best parameters: {result.best_params}")
-    if not args.no_figures:
-        for path in result.save_figures(run_dir):
-            print(f"figure: {path}")
-    print(f"trials table: {run_dir / 'trials.csv'}")
-    return 0
+    except Failure as error:
+        log.error("udl: failed: %s", error)
+        return 1
+    except (DataFormatError, RuntimeError, OSError, MemoryError) as error:
+        if isinstance(error, (FileNotFoundError, FileExistsError, IsADirectoryError)):
+            log.error("udl: error: %s", error)
+            return 2
+        log.debug("traceback", exc_info=True)
+        log.error("udl: failed: %s", error)
+        return 1
+    except (ValueError, TypeError) as error:
+        log.debug("traceback", exc_info=True)
+        log.error("udl: error: %s", error)
+        return 2
 
 
 if __name__ == "__main__":

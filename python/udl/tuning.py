@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ def tune(
     timeout: float | None = None,
     seed: int = 0,
     callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    enqueue: Sequence[Mapping[str, Any]] = (),
     **training: Any,
 ) -> TuneResult:
     """Runs (or resumes) an Optuna study whose trials train in the native core.
@@ -197,6 +198,8 @@ def tune(
             its number of trials, so that it does not draw the first trials' parameters
             again; workers that start a shared study at the same time need their own seeds.
         callback: called by Optuna after each trial with (study, frozen_trial).
+        enqueue: parameters of trials a new study runs first, e.g. a published best
+            configuration that the search should then try to beat (ignored on resume).
         **training: fixed training parameters for every trial (epochs, batch_size, ...);
             a parameter the search space sets wins over them.
 
@@ -246,6 +249,9 @@ def tune(
         pruner=study_pruner,
     )
     existing = len(study.get_trials(deepcopy=False))
+    if not existing:
+        for params in enqueue:
+            study.enqueue_trial(dict(params), skip_if_exists=True)
     if sampler is None and existing:
         # Seeded as for a new study, the sampler would draw the first trials' parameters again.
         mixed = int(np.random.SeedSequence([seed, existing]).generate_state(1)[0])
