@@ -132,6 +132,19 @@ def test_a_second_call_resumes_the_study(images600, tmp_path: Path) -> None:
     assert trials[3].params not in [t.params for t in trials[:2]]
 
 
+def test_enqueued_parameters_run_first_and_only_in_a_new_study(images600, tmp_path: Path) -> None:
+    known = {"nf": 4, "latent_dim": 3, "optimizer": "adam", "lr": 2e-3, "weight_decay": 1e-5}
+    first = udl.tune(
+        images600, "report000", n_trials=2, run_dir=tmp_path, epochs=1, enqueue=[known], **LIGHT
+    )
+    assert first.study.trials[0].params == known
+    assert first.study.trials[1].params != known
+    resumed = udl.tune(
+        images600, "report000", n_trials=3, run_dir=tmp_path, epochs=1, enqueue=[known], **LIGHT
+    )
+    assert [t.params == known for t in resumed.study.trials] == [True, False, False]
+
+
 def test_a_complete_study_runs_no_more_trials(images600, tmp_path: Path) -> None:
     udl.tune(images600, "report000", n_trials=2, run_dir=tmp_path, epochs=1, **LIGHT)
     for n_trials in (2, 1):

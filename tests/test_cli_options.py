@@ -1,0 +1,107 @@
+"""udl.cli_options: flags from signatures and docstrings, --config files as flags."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from udl.cli_options import add_parameters, config_arguments, docstring_arguments
+
+
+def _example(
+    data: object,
+    *,
+    rate: float = 0.5,
+    count: int = 3,
+    name: str = "mse",
+    flag: bool = True,
+    epochs: tuple = (),
+    threads: int | None = None,
+    callback: object = None,
+) -> None:
+    """Does nothing.
+
+    Args:
+        data: ignored.
+        rate: how fast, in (0, 1); runs over
+            two lines.
+        count, name,
+        flag: three names sharing one help.
+        threads: as in `elsewhere`.
+
+    Returns:
+        None.
+    """
+
+
+_example.__annotations__.update(epochs="Sequence[int]")
+
+
+def test_docstring_arguments_reads_continued_and_grouped_entries() -> None:
+    helps = docstring_arguments(_example)
+    assert helps["rate"] == "how fast, in (0, 1); runs over two lines."
+    assert helps["count"] == helps["name"] == helps["flag"] == "three names sharing one help."
+    assert "Returns" not in " ".join(helps)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    parser = argparse.ArgumentParser(prog="x")
+
+    def threads_documented(*, threads: int | None = None) -> None:
+        """.
+
+        Args:
+            threads: LibTorch threads.
+        """
+
+    names = add_parameters(parser, [_example, threads_documented], defaults={"count": 7})
+    return parser, names
+
+
+def test_add_parameters_types_defaults_and_help() -> None:
+    parser, names = _parser()
+    assert names == ["rate", "count", "name", "flag", "epochs", "threads"]  # not callback
+    args = parser.parse_args([])
+    assert (args.rate, args.count, args.flag, args.epochs, args.threads) == (0.5, 7, True, (), None)
+    args = parser.parse_args(["--rate", "0.1", "--no-flag", "--epochs", "1,5"])
+    assert (args.rate, args.flag, args.epochs) == (0.1, False, [1, 5])
+    text = " ".join(parser.format_help().split())
+    assert "--threads THREADS LibTorch threads. (default: not set)" in text  # not "as in"
+
+
+def test_list_flags_reject_bad_items(capsys: pytest.CaptureFixture[str]) -> None:
+    parser, _ = _parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--epochs", "1,x"])
+    assert "expected comma-separated integers, got '1,x'" in capsys.readouterr().err
+
+
+def test_config_settings_become_tokens(tmp_path: Path) -> None:
+    parser, _ = _parser()
+    config = tmp_path / "c.toml"
+    config.write_text('rate = 0.25\nflag = false\nepochs = [2, 4]\nname = "bce"\n')
+    tokens = config_arguments(config, parser)
+    assert tokens == ["--rate", "0.25", "--no-flag", "--epochs", "2,4", "--name", "bce"]
+    args = parser.parse_args([*tokens, "--rate", "0.5"])
+    assert (args.rate, args.flag, args.epochs, args.name) == (0.5, False, [2, 4], "bce")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("speed = 1\n", "unknown setting 'speed'"),
+        ("flag = 'yes'\n", "setting 'flag' cannot be 'yes'"),
+        ("rate = true\n", "setting 'rate' cannot be True"),
+        ("[section]\nrate = 1\n", "unknown setting 'section'"),
+        ("rate = 1\nrate = 2\n", "is not valid TOML"),
+    ],
+)
+def test_config_errors_name_file_and_setting(tmp_path: Path, content: str, message: str) -> None:
+    parser, _ = _parser()
+    config = tmp_path / "c.toml"
+    config.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        config_arguments(config, parser)
+    assert str(config) in str(info.value)
