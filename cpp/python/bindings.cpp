@@ -221,6 +221,8 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("threads", &udl::LoopConfig::threads)
       .def_readwrite("lr_decay", &udl::LoopConfig::lr_decay)
       .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
+      .def_readwrite("checkpoint_path", &udl::LoopConfig::checkpoint_path)
+      .def_readwrite("resume", &udl::LoopConfig::resume)
       .def_property(
           "early_stopping", [](const udl::LoopConfig& c) { return c.early_stopping.enabled; },
           [](udl::LoopConfig& c, bool on) { c.early_stopping.enabled = on; })

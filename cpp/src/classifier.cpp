@@ -206,6 +206,9 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
   const torch::Tensor& train_labels = *split.train.labels();
   auto optimizer = detail::make_optimizer(trainable, config);
   auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
+  const detail::Resumable resumable{
+      {"classifier", config.seed, config.batch_size, config.optimizer},
+      {shuffle_generator, model->dropout_generator()}};
 
   int64_t correct = 0;
   auto train_batch = [&](const torch::Tensor& indices) {
@@ -233,8 +236,8 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
     stats.val_accuracy = val.accuracy;
     return stats;
   };
-  auto outcome =
-      detail::run_epochs<ClassifierEpochStats>(*model, *optimizer, config, hooks, run_epoch);
+  auto outcome = detail::run_epochs<ClassifierEpochStats>(*model, *optimizer, config, hooks,
+                                                          resumable, run_epoch);
 
   ClassifierTrainResult result;
   result.history = std::move(outcome.history);

@@ -53,6 +53,10 @@ CrossValidationResult cross_validate(const AutoencoderSpec& spec, const ImageSet
   const auto start = std::chrono::steady_clock::now();
   validate(config);
   validate_architecture(spec);
+  if (!config.checkpoint_path.empty()) {
+    // One file cannot hold k runs; a fold's checkpoint would overwrite the last one's.
+    throw InvalidArgument("cross-validation does not checkpoint: leave checkpoint unset");
+  }
   const std::vector<torch::Tensor> folds = make_folds(data, cv.folds, config.seed, cv.stratified);
 
   CrossValidationResult result;

@@ -5,11 +5,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "checkpoint.h"
 #include "udl/torch_api.h"
 #include "udl/training_loop.h"
 
@@ -64,19 +66,46 @@ struct EpochLoopOutcome {
   std::string stop_reason = "completed";  // or "early stopping", "diverged at epoch E"
 };
 
+// What a loop's checkpoint holds beyond the model and optimizer: its identity and every
+// random-number generator it draws from (shuffling, corruption, dropout, noise).
+struct Resumable {
+  CheckpointIdentity identity;
+  std::vector<at::Generator> generators;
+};
+
 // Calls `run_epoch(epoch)` for epochs 1..config.epochs; it trains one epoch and returns its
 // Stats with train_loss and val_loss set. This sets epoch, seconds and improved, reports to
 // the hook, reduces `optimizer`'s learning rate on a plateau, stops on a non-finite loss or
-// by early stopping, and puts the best epoch's weights back into `model` when asked.
+// by early stopping, and puts the best epoch's weights back into `model` when asked. With
+// config.checkpoint_path it writes a checkpoint after every finite epoch (before the hook,
+// which may stop the run) and, with config.resume, starts from an existing one.
 template <typename Stats, typename RunEpoch>
 EpochLoopOutcome<Stats> run_epochs(torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                                    const LoopConfig& config, const LoopHooks<Stats>& hooks,
-                                   RunEpoch&& run_epoch) {
+                                   const Resumable& resumable, RunEpoch&& run_epoch) {
   EarlyStopping stopping(config.early_stopping);
   int64_t epochs_on_plateau = 0;
   std::vector<torch::Tensor> best_state;
   EpochLoopOutcome<Stats> outcome;
-  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+  LoopProgress progress;
+  const bool checkpointing = !config.checkpoint_path.empty();
+  if (checkpointing && config.resume && std::filesystem::exists(config.checkpoint_path)) {
+    progress = read_checkpoint(config.checkpoint_path, resumable.identity, model, optimizer,
+                               resumable.generators);
+    stopping.restore(progress.stopping);
+    epochs_on_plateau = progress.epochs_on_plateau;
+    best_state = progress.best_state;
+    for (const auto& row : progress.history) {
+      Stats stats;
+      from_row(row, stats);
+      outcome.history.push_back(stats);
+    }
+  }
+  for (int64_t epoch = progress.epoch + 1; epoch <= config.epochs; ++epoch) {
+    if (stopping.should_stop()) {  // a resumed run that had stopped early already
+      outcome.stop_reason = "early stopping";
+      break;
+    }
     const auto start = std::chrono::steady_clock::now();
     Stats stats = run_epoch(epoch);
     stats.epoch = epoch;
@@ -90,6 +119,15 @@ EpochLoopOutcome<Stats> run_epochs(torch::nn::Module& model, torch::optim::Optim
       epochs_on_plateau = 0;
     }
     outcome.history.push_back(stats);
+    if (checkpointing && !diverged) {
+      progress.epoch = epoch;
+      progress.stopping = stopping.state();
+      progress.epochs_on_plateau = epochs_on_plateau;
+      progress.best_state = best_state;
+      progress.history.push_back(to_row(stats));
+      write_checkpoint(config.checkpoint_path, resumable.identity, model, optimizer,
+                       resumable.generators, progress);
+    }
     if (hooks.on_epoch) hooks.on_epoch(stats);
     if (diverged) {
       outcome.stop_reason = "diverged at epoch " + std::to_string(epoch);

@@ -156,7 +156,11 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
     stats.sparsity = sparsity(prunable);
     return stats;
   };
-  auto outcome = detail::run_epochs<EpochStats>(*model, *optimizer, config, hooks, run_epoch);
+  const detail::Resumable resumable{
+      {"autoencoder", config.seed, config.batch_size, config.optimizer},
+      {shuffle_generator, corruption_generator, model->dropout_generator()}};
+  auto outcome =
+      detail::run_epochs<EpochStats>(*model, *optimizer, config, hooks, resumable, run_epoch);
 
   TrainResult result;
   result.history = std::move(outcome.history);

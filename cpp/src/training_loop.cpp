@@ -31,6 +31,8 @@ void validate(const LoopConfig& config) {
   require(config.lr_patience >= 1,
           "lr_patience must be >= 1, got " + std::to_string(config.lr_patience));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
+  require(!config.resume || !config.checkpoint_path.empty(),
+          "resume needs a checkpoint file to resume from");
   EarlyStopping{config.early_stopping};  // validates patience and min_delta
 }
 

@@ -143,7 +143,10 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
     stats.val_mse = val.mse;
     return stats;
   };
-  auto outcome = detail::run_epochs<VaeEpochStats>(*model, *optimizer, config, hooks, run_epoch);
+  const detail::Resumable resumable{{"vae", config.seed, config.batch_size, config.optimizer},
+                                    {shuffle_generator, model->noise_generator()}};
+  auto outcome =
+      detail::run_epochs<VaeEpochStats>(*model, *optimizer, config, hooks, resumable, run_epoch);
 
   VaeTrainResult result;
   result.history = std::move(outcome.history);

@@ -10,6 +10,8 @@
 
 namespace {
 
+using udl_test::blob_images;
+
 using torch::indexing::Slice;
 
 using udl_test::OneThread;
@@ -36,17 +38,6 @@ torch::Tensor blob(int64_t height, int64_t width, double cy, double cx, double s
   const torch::Tensor y = torch::arange(height, torch::kFloat32).view({height, 1}) - cy;
   const torch::Tensor x = torch::arange(width, torch::kFloat32).view({1, width}) - cx;
   return torch::exp(-(y * y) / (2 * sy * sy) - (x * x) / (2 * sx * sx)).view({1, 1, height, width});
-}
-
-// Blobs of varying position and brightness: structured enough to be learnable.
-udl::ImageSet blob_images(int64_t n, uint64_t seed) {
-  auto generator = seeded(seed);
-  const torch::Tensor grid = torch::arange(28, torch::kFloat32);
-  const torch::Tensor centres = torch::rand({n, 2}, generator) * 20 + 4;
-  const torch::Tensor dy = (grid.view({1, 28, 1}) - centres.index({Slice(), 0}).view({n, 1, 1}));
-  const torch::Tensor dx = (grid.view({1, 1, 28}) - centres.index({Slice(), 1}).view({n, 1, 1}));
-  const torch::Tensor images = torch::exp(-(dy * dy + dx * dx) / 18.0);
-  return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
 }
 
 TEST_F(Corruption, GaussianNoiseHasZeroMeanAndTheGivenSigma) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "udl/image_set.h"
 #include "udl/torch_api.h"
 
 namespace udl_test {
@@ -29,6 +30,18 @@ class OneThread : public ::testing::Test {
 inline std::filesystem::path temp_file(const std::string& suite, const std::string& name) {
   return std::filesystem::temp_directory_path() /
          ("udl_" + suite + "_test_" + std::to_string(getpid()) + "_" + name);
+}
+
+// Blobs of varying position and brightness on 28×28: structured enough to be learnable.
+inline udl::ImageSet blob_images(int64_t n, uint64_t seed) {
+  using torch::indexing::Slice;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const torch::Tensor grid = torch::arange(28, torch::kFloat32);
+  const torch::Tensor centres = torch::rand({n, 2}, generator) * 20 + 4;
+  const torch::Tensor dy = (grid.view({1, 28, 1}) - centres.index({Slice(), 0}).view({n, 1, 1}));
+  const torch::Tensor dx = (grid.view({1, 1, 28}) - centres.index({Slice(), 1}).view({n, 1, 1}));
+  const torch::Tensor images = torch::exp(-(dy * dy + dx * dx) / 18.0);
+  return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
 }
 
 }  // namespace udl_test

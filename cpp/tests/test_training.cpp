@@ -1,22 +1,12 @@
 #include <gtest/gtest.h>
 
+#include "test_support.h"
 #include "udl/errors.h"
 #include "udl/training.h"
 
 namespace {
 
-// Blobs of varying position and brightness: structured enough to be learnable.
-udl::ImageSet blob_images(int64_t n, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const torch::Tensor grid = torch::arange(28, torch::kFloat32);
-  const torch::Tensor centres = torch::rand({n, 2}, generator) * 20 + 4;
-  const torch::Tensor dy =
-      (grid.view({1, 28, 1}) - centres.index({torch::indexing::Slice(), 0}).view({n, 1, 1}));
-  const torch::Tensor dx =
-      (grid.view({1, 1, 28}) - centres.index({torch::indexing::Slice(), 1}).view({n, 1, 1}));
-  const torch::Tensor images = torch::exp(-(dy * dy + dx * dx) / 18.0);
-  return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
-}
+using udl_test::blob_images;
 
 udl::TrainConfig small_config(int64_t epochs) {
   udl::TrainConfig config;

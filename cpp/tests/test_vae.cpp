@@ -10,6 +10,8 @@
 
 namespace {
 
+using udl_test::blob_images;
+
 namespace fs = std::filesystem;
 using torch::indexing::Slice;
 
@@ -17,17 +19,6 @@ using udl_test::OneThread;
 class Vae : public OneThread {};
 
 fs::path temp_file(const std::string& name) { return udl_test::temp_file("vae", name); }
-
-// Blobs of varying position and brightness: structured enough to be learnable.
-udl::ImageSet blob_images(int64_t n, uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const torch::Tensor grid = torch::arange(28, torch::kFloat32);
-  const torch::Tensor centres = torch::rand({n, 2}, generator) * 20 + 4;
-  const torch::Tensor dy = (grid.view({1, 28, 1}) - centres.index({Slice(), 0}).view({n, 1, 1}));
-  const torch::Tensor dx = (grid.view({1, 1, 28}) - centres.index({Slice(), 1}).view({n, 1, 1}));
-  const torch::Tensor images = torch::exp(-(dy * dy + dx * dx) / 18.0);
-  return udl::ImageSet((images * 255).round().to(torch::kUInt8).unsqueeze(1));
-}
 
 udl::VaeSpec small_spec(bool batch_norm = false) {
   udl::VaeSpec spec;

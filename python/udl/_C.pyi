@@ -89,6 +89,8 @@ class LoopConfig:
     threads: int
     lr_decay: float
     lr_patience: int
+    checkpoint_path: str
+    resume: bool
     early_stopping: bool
     patience: int
     min_delta: float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from udl._checks import integer, number
@@ -24,6 +26,8 @@ LOOP_PARAMETERS = (
     "restore_best",
     "lr_decay",
     "lr_patience",
+    "checkpoint",
+    "resume",
     "threads",
 )
 
@@ -46,4 +50,18 @@ def fill_loop_config(config: Any, **p: Any) -> Any:
     config.lr_decay = number(p["lr_decay"], "lr_decay")
     config.lr_patience = integer(p["lr_patience"], "lr_patience")
     config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
+    config.checkpoint_path = "" if p["checkpoint"] is None else _checkpoint_path(p["checkpoint"])
+    config.resume = bool(p["resume"])
+    if config.resume and p["checkpoint"] is None:
+        raise ValueError("resume needs checkpoint: the file to resume from")
     return config
+
+
+def _checkpoint_path(path: Any) -> str:
+    """`path` as a string, its folder checked before any training."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a path, got {type(path).__name__}")
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"checkpoint {path}: no folder {folder}")
+    return os.fspath(path)

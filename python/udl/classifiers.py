@@ -242,6 +242,8 @@ def train_classifier(
     restore_best: bool = True,
     lr_decay: float = 1.0,
     lr_patience: int = 3,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
     threads: int | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
 ) -> ClassifierResult:
@@ -258,7 +260,8 @@ def train_classifier(
         head_hidden: width of the two-layer head.
         test: a labelled set to score (default: the Dataset's test set).
         optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
-        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience,
+        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience, checkpoint,
+        resume,
         threads: as in
             `udl.train_autoencoder`; early stopping watches the validation loss.
         callback: called after every epoch with its ClassifierEpochRecord.
@@ -303,6 +306,8 @@ def finetune_classifier(
     restore_best: bool = True,
     lr_decay: float = 1.0,
     lr_patience: int = 3,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
     threads: int | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
 ) -> ClassifierResult:

@@ -129,15 +129,22 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "config", None) is None:
+    resume = getattr(args, "resume", None)
+    if getattr(args, "config", None) is None and resume is None:
         return args
     path = [args.command] + ([args.model] if args.command == "train" else [])
     sub = _subparser(parser, path)
+    if resume is not None and (args.config is not None or args.out not in (None, resume)):
+        sub.error("--resume RUN_DIR takes the run's own config.toml and folder")
+    config = args.config if resume is None else resume / "config.toml"
     try:
-        tokens = config_arguments(args.config, sub)
+        tokens = config_arguments(config, sub)
     except (ValueError, FileNotFoundError) as error:
-        sub.error(str(error))
-    return parser.parse_args(path + tokens + argv[len(path) :])
+        sub.error(str(error) if resume is None else f"--resume {resume}: {error}")
+    args = parser.parse_args(path + tokens + argv[len(path) :])
+    if resume is not None:
+        args.out = resume
+    return args
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

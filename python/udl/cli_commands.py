@@ -12,19 +12,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 import udl
 from udl.cli_options import add_parameters
 from udl.progress import Progress, default_mode
-from udl.runs import RunFolder
+from udl.runs import HISTORY_FILE, RunFolder, history_frame
 
 log = logging.getLogger("udl")
 
 # Parameters of the library functions that a command line does not carry.
-_NOT_FLAGS = {"spec", "test", "corruption", "callback", "snapshot_images", "snapshot_epochs"}
+_NOT_FLAGS = {
+    "spec",
+    "test",
+    "corruption",
+    "callback",
+    "snapshot_images",
+    "snapshot_epochs",
+    "checkpoint",  # a run folder always has one
+    "resume",  # --resume RUN_DIR instead
+}
 # Namespace entries that say how to run, not what to train.
-_RUN_ONLY = {"command", "model", "config", "out", "quiet", "verbose"}
+_RUN_ONLY = {"command", "model", "config", "out", "quiet", "verbose", "resume"}
 SHOWN_IMAGES = 8  # test images in the reconstruction figures
+CHECKPOINT_FILE = "checkpoint.udl"
 
 
 class Failure(Exception):
@@ -38,10 +49,25 @@ def _training_group(parser: argparse.ArgumentParser) -> Any:
     return parser.add_argument_group("model and training")
 
 
-def _flags(*functions: Callable[..., Any], skip: set[str] = _NOT_FLAGS, **defaults: Any):
+def _flags(
+    *functions: Callable[..., Any],
+    skip: set[str] = _NOT_FLAGS,
+    help_from: tuple[Callable[..., Any], ...] = (udl.train_autoencoder,),
+    resumable: bool = True,
+    **defaults: Any,
+):
     def add(parser: argparse.ArgumentParser) -> None:
-        names = add_parameters(_training_group(parser), functions, skip=skip, defaults=defaults)
+        group = _training_group(parser)
+        names = add_parameters(group, functions, skip=skip, defaults=defaults, help_from=help_from)
         parser.set_defaults(_parameters=names)
+        if resumable:
+            parser.add_argument(
+                "--resume",
+                type=Path,
+                metavar="RUN_DIR",
+                help="continue an interrupted run from its folder's checkpoint, with its "
+                "config.toml (flags given here still win, e.g. more --epochs)",
+            )
 
     return add
 
@@ -72,7 +98,7 @@ def _finetune_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the trained autoencoder (a .udl file from `udl train cae` or `udl cv`)",
     )
-    _flags(udl.finetune_classifier)(parser)
+    _flags(udl.finetune_classifier, help_from=(udl.train_classifier, udl.train_autoencoder))(parser)
 
 
 def _tune_flags(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +155,11 @@ def _report_flags(parser: argparse.ArgumentParser) -> None:
 
 def _cv_flags(parser: argparse.ArgumentParser) -> None:
     _flags(
-        udl.cross_validate, udl.train_cae, udl.train_autoencoder, skip=_NOT_FLAGS | {"val_fraction"}
+        udl.cross_validate,
+        udl.train_cae,
+        udl.train_autoencoder,
+        skip=_NOT_FLAGS | {"val_fraction"},
+        resumable=False,
     )(parser)
 
 
@@ -152,12 +182,12 @@ TRAIN_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], No
     "gan": (
         "GAN: fc (report 000), fc_leaky (report 003) or dcgan",
         "Trains a GAN on the training images and keeps samples of one fixed noise batch.",
-        _flags(udl.train_gan, sample_epochs=()),
+        _flags(udl.train_gan, resumable=False, sample_epochs=()),
     ),
     "classifier": (
         "classifier from scratch (the fine-tuning baseline)",
         "Trains the CAE's encoder with a classification head from scratch.",
-        _flags(udl.train_classifier),
+        _flags(udl.train_classifier),  # help texts: train_autoencoder's
     ),
 }
 
@@ -225,8 +255,14 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in args._parameters}
 
 
+def _checkpointing(args: argparse.Namespace, run: RunFolder) -> dict[str, Any]:
+    """A run folder always holds the loop's checkpoint; --resume continues from it."""
+    return {"checkpoint": run.file(CHECKPOINT_FILE), "resume": args.resume is not None}
+
+
 def _start(args: argparse.Namespace, name: str, *, resume: bool = False) -> RunFolder:
     command = " ".join(filter(None, [args.command, getattr(args, "model", None)]))
+    resume = resume or getattr(args, "resume", None) is not None
     run = RunFolder.create(args.out, name, resume=resume)
     handler = logging.FileHandler(run.file("run.log"), encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -254,14 +290,21 @@ def _data(args: argparse.Namespace) -> Any:
 
 class _EpochWriter:
     """The epoch callback of a CLI run: progress, and history.csv rewritten after every
-    epoch, so an interrupted run keeps the epochs it finished."""
+    epoch, so an interrupted run keeps the epochs it finished. A resumed run's history.csv
+    goes on from the checkpoint's epoch."""
 
     def __init__(self, run: RunFolder, progress: Progress) -> None:
         self.run, self.progress, self.records = run, progress, []
+        path = run.file(HISTORY_FILE)
+        self.earlier = pd.read_csv(path) if path.is_file() else None
 
     def __call__(self, record: Any) -> None:
         self.records.append(record)
-        self.run.write_history(self.records)
+        frame = history_frame(self.records)
+        if self.earlier is not None:
+            before = self.earlier[self.earlier["epoch"] < self.records[0].epoch]
+            frame = pd.concat([before, frame], ignore_index=True)
+        self.run.write_text(HISTORY_FILE, frame.to_csv(index=False))
         self.progress.epoch(record)
 
 
@@ -274,16 +317,19 @@ def _epochs(args: argparse.Namespace, run: RunFolder, name: str, total: int) -> 
             yield writer
         except KeyboardInterrupt:
             progress.close()
-            run.write_metrics({"status": "interrupted", "epochs_finished": len(writer.records)})
+            finished = writer.records[-1].epoch if writer.records else 0
+            run.write_metrics({"status": "interrupted", "epochs_finished": finished})
+            command = " ".join(filter(None, ["udl", args.command, getattr(args, "model", None)]))
+            how = (
+                f"Resume with: {command} --resume {run.path}"
+                if hasattr(args, "resume")
+                else f"Start again with: {command} --config {run.file('config.toml')} --out NEW"
+            )
             log.warning(
-                "udl: interrupted after %d finished epochs; %s holds complete files only "
-                "(config.toml, history.csv, metrics.json). Start again with: udl %s %s "
-                "--config %s --out NEW_FOLDER",
-                len(writer.records),
+                "udl: interrupted after %d finished epochs; %s holds complete files only. %s",
+                finished,
                 run.path,
-                args.command,
-                getattr(args, "model", "") or "",
-                run.file("config.toml"),
+                how,
             )
             raise
 
@@ -342,9 +388,17 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
     data = _data(args)
     with _epochs(args, run, args.model, args.epochs) as on_epoch:
         if denoising:
-            result = udl.train_dae(data, corruption, callback=on_epoch, **_parameters(args))
+            result = udl.train_dae(
+                data,
+                corruption,
+                callback=on_epoch,
+                **_parameters(args),
+                **_checkpointing(args, run),
+            )
         else:
-            result = udl.train_cae(data, callback=on_epoch, **_parameters(args))
+            result = udl.train_cae(
+                data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
+            )
     if _nothing_to_keep(result):
         return _finish(run, {"best_epoch": 0}, result.stop_reason)
     result.model.save(run.file("model.udl"))
@@ -369,7 +423,9 @@ def _train_vae(args: argparse.Namespace) -> int:
     run = _start(args, "vae")
     data = _data(args)
     with _epochs(args, run, "vae", args.epochs) as on_epoch:
-        result = udl.train_vae(data, callback=on_epoch, **_parameters(args))
+        result = udl.train_vae(
+            data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
+        )
     if _nothing_to_keep(result):
         return _finish(run, {"best_epoch": 0}, result.stop_reason)
     model = result.model
@@ -445,7 +501,9 @@ def _train_classifier(args: argparse.Namespace) -> int:
     run = _start(args, "classifier")
     data = _data(args)
     with _epochs(args, run, "classifier", args.epochs) as on_epoch:
-        result = udl.train_classifier(data, callback=on_epoch, **_parameters(args))
+        result = udl.train_classifier(
+            data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
+        )
     return _classifier_outputs(run, result)
 
 
@@ -474,7 +532,9 @@ def _finetune(args: argparse.Namespace) -> int:
     run = _start(args, "finetune")
     data = _data(args)
     with _epochs(args, run, "finetune", args.epochs) as on_epoch:
-        result = udl.finetune_classifier(autoencoder, data, callback=on_epoch, **_parameters(args))
+        result = udl.finetune_classifier(
+            autoencoder, data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
+        )
     return _classifier_outputs(run, result)
 
 

@@ -71,14 +71,16 @@ def add_parameters(
     *,
     skip: Iterable[str] = (),
     defaults: Mapping[str, Any] | None = None,
+    help_from: Sequence[Callable[..., Any]] = (),
 ) -> list[str]:
     """Adds a flag for every keyword parameter of `functions` with a default of a type a
     command line can carry (numbers, strings, booleans, lists of numbers); the first
-    function that names a parameter gives its default and help, `defaults` overrides the
-    default. Returns the destinations added, in order."""
+    function that names a parameter gives its default and help (`help_from` adds functions
+    that only lend help texts), `defaults` overrides the default. Returns the destinations
+    added, in order."""
     skipped = set(skip)
     helps: dict[str, str] = {}
-    for function in functions:  # the first real help text wins over mere references
+    for function in (*functions, *help_from):  # a real help text wins over a reference
         for name, text in docstring_arguments(function).items():
             if name not in helps or (_is_reference(helps[name]) and not _is_reference(text)):
                 helps[name] = text

@@ -82,12 +82,12 @@ BUDGETS: dict[str, Budget] = {
     # Under ten minutes on a 2-core machine: a study on a subset, short trainings.
     "quick": Budget(
         tune_images=10_000,
-        tune_trials=8,
+        tune_trials=12,
         tune_epochs=3,
         train_images=None,
         test_images=None,
         cae_epochs=8,
-        classifier_epochs=4,
+        classifier_epochs=10,
         denoiser_epochs=4,
         vae_epochs=5,
         gan_architecture="dcgan",

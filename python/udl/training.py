@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,6 +171,8 @@ def train_autoencoder(
     restore_best: bool = True,
     lr_decay: float = 1.0,
     lr_patience: int = 3,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
     prune_every: int = 0,
     prune_amounts: PruneAmounts = 0.0,
     passes: int = 1,
@@ -209,6 +212,11 @@ def train_autoencoder(
         lr_decay: reduce on plateau: after `lr_patience` epochs without a new best
             validation loss, the learning rate is multiplied by this, in (0, 1] (1: never).
         lr_patience: epochs on a plateau before each reduction, >= 1.
+        checkpoint: a file the loop's whole state is written to after every epoch
+            (atomically): model, optimizer, random-number generators, early-stopping,
+            plateau and pruning state, the best epoch's weights and the history.
+        resume: start from `checkpoint` if it exists; the run then continues exactly as
+            the one that wrote it would have (same history on CPU with the same seed).
         prune_every: after every `prune_every`-th epoch, mask the `prune_amounts` fraction
             of each layer's remaining weights with the smallest |w| (L1 magnitude pruning;
             masked weights stay exactly zero). 0 never prunes.

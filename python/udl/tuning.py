@@ -30,6 +30,7 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from udl._arrays import save_atomically
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
 from udl.cross_validation import cross_validate
@@ -126,16 +127,23 @@ class TuneResult:
         """Every trial as a pandas DataFrame (values, parameters, states, user attributes)."""
         return self.study.trials_dataframe()
 
+    def best_plan(self) -> TrialPlan:
+        """The best trial's architecture and training parameters (the study's fixed ones
+        included), to train it again with `udl.train_autoencoder(plan.spec, data,
+        **plan.training)` and get its history too."""
+        trial = optuna.trial.FixedTrial(self.best_params, self.best_trial.number)
+        train_set, _ = _resolve_data(self.data, None)
+        plan = self.space(trial, train_set.image_shape)
+        return TrialPlan(plan.spec, {**self.fixed, **plan.training})
+
     def best_model(self, **overrides: Any) -> Autoencoder:
         """Retrains the best trial's architecture and parameters on the whole training set
         (with the validation split of `train_autoencoder`) and returns the model. Training
         is deterministic on CPU, so this reproduces the trial's own run when it did not use
         cross-validation."""
-        trial = optuna.trial.FixedTrial(self.best_params, self.best_trial.number)
+        plan = self.best_plan()
         train_set, _ = _resolve_data(self.data, None)
-        plan = self.space(trial, train_set.image_shape)
-        training = {**self.fixed, **plan.training, **overrides}
-        return train_autoencoder(plan.spec, train_set, **training).model
+        return train_autoencoder(plan.spec, train_set, **{**plan.training, **overrides}).model
 
     def save_figures(self, folder: str | os.PathLike[str] | None = None) -> list[Path]:
         """Writes Optuna's matplotlib figures as PNG (see `save_figures`)."""
@@ -318,8 +326,6 @@ def save_figures(study: optuna.Study, folder: str | os.PathLike[str]) -> list[Pa
         The files written.
     """
     import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as figures
 
@@ -334,7 +340,8 @@ def save_figures(study: optuna.Study, folder: str | os.PathLike[str]) -> list[Pa
     target = {} if len(study.directions) == 1 else {"target": lambda t: t.values[0]}
     written = []
     for name, plot in plots.items():
-        with warnings.catch_warnings():
+        # Optuna switches matplotlib's style to ggplot; the context keeps that to its figures.
+        with warnings.catch_warnings(), matplotlib.rc_context():
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib figures experimental
             try:
                 kwargs = target if name != "intermediate_values" else {}
@@ -342,10 +349,15 @@ def save_figures(study: optuna.Study, folder: str | os.PathLike[str]) -> list[Pa
             except (ValueError, RuntimeError, ZeroDivisionError) as error:
                 log.warning("figure %s skipped: %s", name, error)
                 continue
-        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-        path = folder / f"{name}.png"
-        figure.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(figure)
+            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+            path = folder / f"{name}.png"
+            save_atomically(
+                lambda tmp, figure=figure: figure.savefig(
+                    tmp, format="png", dpi=100, bbox_inches="tight"
+                ),
+                path,
+            )
+            plt.close(figure)
         written.append(path)
     return written
 

@@ -171,6 +171,8 @@ def train_vae(
     restore_best: bool = True,
     lr_decay: float = 1.0,
     lr_patience: int = 3,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
     threads: int | None = None,
     callback: Callable[[VaeEpochRecord], None] | None = None,
 ) -> VaeResult:
@@ -192,7 +194,8 @@ def train_vae(
         reconstruction: "mse" or "bce".
         test: images to score (default: the Dataset's test set).
         optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
-        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience,
+        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience, checkpoint,
+        resume,
         threads: as in
             `udl.train_autoencoder`.
         callback: called after every epoch with its VaeEpochRecord.

@@ -31,6 +31,9 @@ class AutoencoderImpl : public torch::nn::Module {
   // Every conv and linear weight with its pruning mask (a buffer, saved with the model).
   std::vector<PrunableWeight> prunable_weights();
 
+  // The generator its dropout layers draw from (a handle: copies share its state).
+  at::Generator dropout_generator() const { return dropout_generator_; }
+
  private:
   struct PrunableLayer {
     LayerGroup group;

@@ -52,6 +52,8 @@ class ClassifierImpl : public torch::nn::Module {
 
   const ClassifierSpec& spec() const { return spec_; }
   int64_t feature_dim() const { return feature_dim_; }
+  // The generator its dropout layers draw from (a handle: copies share its state).
+  at::Generator dropout_generator() const { return dropout_generator_; }
 
  private:
   ClassifierSpec spec_;

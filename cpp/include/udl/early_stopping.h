@@ -46,6 +46,19 @@ class EarlyStopping {
   int64_t best_epoch() const { return best_epoch_; }
   double best_loss() const { return best_loss_; }
 
+  // What a checkpoint keeps, so that a resumed run stops exactly where this one would.
+  struct State {
+    double best_loss;
+    int64_t best_epoch;
+    int64_t epochs_without_improvement;
+  };
+  State state() const { return {best_loss_, best_epoch_, epochs_without_improvement_}; }
+  void restore(const State& state) {
+    best_loss_ = state.best_loss;
+    best_epoch_ = state.best_epoch;
+    epochs_without_improvement_ = state.epochs_without_improvement;
+  }
+
  private:
   EarlyStoppingConfig config_;
   double best_loss_ = std::numeric_limits<double>::infinity();

@@ -30,6 +30,11 @@ struct LoopConfig {
   double lr_decay = 1.0;
   int64_t lr_patience = 3;
   int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
+  // After every epoch, the loop's whole state goes to this file (atomically: a temporary
+  // file, fsync, rename); "" writes none. With `resume`, a run whose checkpoint file exists
+  // starts from it and continues exactly as the run that wrote it would have.
+  std::string checkpoint_path;
+  bool resume = false;
 };
 
 // Throws InvalidArgument naming the first out-of-range field.

@@ -42,6 +42,8 @@ class VaeImpl : public torch::nn::Module {
   Output forward(const torch::Tensor& images);
 
   const VaeSpec& spec() const { return spec_; }
+  // The generator of ε and of dropout (a handle: copies share its state).
+  at::Generator noise_generator() const { return noise_generator_; }
 
  private:
   VaeSpec spec_;
