@@ -236,8 +236,8 @@ def test_train_cae_writes_its_run_folder(
     assert small_fashion == [("fashion-mnist", None)]
     files = {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()}
     assert files == {
-        "config.toml", "history.csv", "metrics.json", "model.udl", "run.log",
-        "figures/loss.png", "figures/reconstructions.png",
+        "config.toml", "history.csv", "metrics.json", "model.udl", "checkpoint.udl",
+        "run.log", "figures/loss.png", "figures/reconstructions.png",
     }  # fmt: skip
     metrics = _metrics(run)
     assert metrics["status"] == "completed" and metrics["best_epoch"] == 1
