@@ -55,8 +55,10 @@ def test_help_shows_every_training_parameter_with_the_library_default(
 ) -> None:
     assert cli.main(["train", "cae", "--help"]) == 0
     help_of = " ".join(capsys.readouterr().out.split())
-    for parameter in (*udl._loop.LOOP_PARAMETERS, "loss", "prune_every", "passes", "nf"):
+    parameters = {*udl._loop.LOOP_PARAMETERS, "loss", "prune_every", "passes", "nf"}
+    for parameter in parameters - {"checkpoint"}:  # a run folder always checkpoints
         assert f"--{parameter.replace('_', '-')}" in help_of
+    assert "--resume RUN_DIR continue an interrupted run" in help_of
     # The help text and defaults are the library's own docstring and signature.
     assert "--latent-dim LATENT_DIM size of the code. (default: 10)" in help_of
     assert "--lr LR learning rate, > 0. (default: 0.001)" in help_of
@@ -348,7 +350,7 @@ def test_ctrl_c_keeps_the_finished_epochs_and_says_how_to_go_on(
     assert code == 130
     err = capsys.readouterr().err
     assert "interrupted after 2 finished epochs" in err
-    assert f"--config {run / 'config.toml'}" in err
+    assert f"Resume with: udl train cae --resume {run}" in err
     assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
     assert _metrics(run) == {"status": "interrupted", "epochs_finished": 2}
     assert not list(run.rglob(".*tmp*"))  # no half-written file
