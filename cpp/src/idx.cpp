@@ -2,8 +2,10 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "udl/errors.h"
 
@@ -68,21 +70,28 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& source)
 }
 
 std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::string& source) {
+  if (compressed.size() > std::numeric_limits<uInt>::max()) {
+    fail(source, "over 4 GiB compressed (the limit is 4 GiB inflated)");
+  }
   z_stream stream{};
   // 16 + MAX_WBITS: expect a gzip wrapper, not raw zlib.
   if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) fail(source, "cannot initialise zlib");
-  std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 20);
   stream.next_in = const_cast<Bytef*>(compressed.data());
   stream.avail_in = static_cast<uInt>(compressed.size());
-  int status = Z_OK;
+  // Inflates straight into `out`, doubling it when full: from twice the input's size (IDX
+  // data compresses about 2-5 times), so a small input costs a small buffer.
+  std::vector<uint8_t> out(
+      std::min<uint64_t>(std::max<uint64_t>(2 * compressed.size(), 4096), kMaxIdxBytes + 1));
+  size_t filled = 0;
   while (true) {
-    stream.next_out = chunk.data();
-    stream.avail_out = static_cast<uInt>(chunk.size());
-    status = inflate(&stream, Z_NO_FLUSH);
-    const size_t produced = chunk.size() - stream.avail_out;
-    out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(produced));
-    if (out.size() > kMaxIdxBytes) {
+    if (filled == out.size()) out.resize(std::min<uint64_t>(2 * out.size(), kMaxIdxBytes + 1));
+    const size_t room = std::min<size_t>(out.size() - filled, std::numeric_limits<uInt>::max());
+    stream.next_out = out.data() + filled;
+    stream.avail_out = static_cast<uInt>(room);
+    const int status = inflate(&stream, Z_NO_FLUSH);
+    const size_t produced = room - stream.avail_out;
+    filled += produced;
+    if (filled > kMaxIdxBytes) {
       inflateEnd(&stream);
       fail(source, "inflates past the 4 GiB limit");
     }
@@ -100,41 +109,53 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::s
          std::string("corrupt gzip data (") + (stream.msg ? stream.msg : "zlib error") + ")");
   }
   inflateEnd(&stream);
+  out.resize(filled);
   return out;
+}
+
+IdxArray decode_idx(const std::vector<uint8_t>& bytes, const std::string& source) {
+  return is_gzip(bytes) ? parse_idx(gunzip(bytes, source), source) : parse_idx(bytes, source);
+}
+
+void check_idx_images(const IdxArray& array, const std::string& source) {
+  if (array.dims.size() != 3) {
+    fail(source, "an image file needs 3 dimensions (count, rows, columns), it has " +
+                     std::to_string(array.dims.size()));
+  }
+  for (int64_t dim : array.dims) {
+    if (dim == 0) fail(source, "an image file needs every dimension > 0");
+  }
+}
+
+void check_idx_labels(const IdxArray& array, int num_classes, const std::string& source) {
+  if (array.dims.size() != 1) {
+    fail(source, "a label file needs 1 dimension, it has " + std::to_string(array.dims.size()));
+  }
+  for (size_t i = 0; i < array.data.size(); ++i) {
+    if (array.data[i] >= num_classes) {
+      fail(source, "label " + std::to_string(array.data[i]) + " at index " + std::to_string(i) +
+                       " is outside 0.." + std::to_string(num_classes - 1));
+    }
+  }
 }
 
 IdxArray read_idx_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw InvalidArgument("cannot open IDX file " + path);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)),
-                             std::istreambuf_iterator<char>());
-  if (is_gzip(bytes)) bytes = gunzip(bytes, path);
-  return parse_idx(bytes, path);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)),
+                                   std::istreambuf_iterator<char>());
+  return decode_idx(bytes, path);
 }
 
 IdxArray read_idx_images(const std::string& path) {
   IdxArray array = read_idx_file(path);
-  if (array.dims.size() != 3) {
-    fail(path, "an image file needs 3 dimensions (count, rows, columns), it has " +
-                   std::to_string(array.dims.size()));
-  }
-  for (int64_t dim : array.dims) {
-    if (dim == 0) fail(path, "an image file needs every dimension > 0");
-  }
+  check_idx_images(array, path);
   return array;
 }
 
 IdxArray read_idx_labels(const std::string& path, int num_classes) {
   IdxArray array = read_idx_file(path);
-  if (array.dims.size() != 1) {
-    fail(path, "a label file needs 1 dimension, it has " + std::to_string(array.dims.size()));
-  }
-  for (size_t i = 0; i < array.data.size(); ++i) {
-    if (array.data[i] >= num_classes) {
-      fail(path, "label " + std::to_string(array.data[i]) + " at index " + std::to_string(i) +
-                     " is outside 0.." + std::to_string(num_classes - 1));
-    }
-  }
+  check_idx_labels(array, num_classes, path);
   return array;
 }
 

@@ -128,6 +128,16 @@ TEST(Gunzip, InflatesConcatenatedMembers) {
   EXPECT_EQ(udl::gunzip(both, "mem"), (Bytes{1, 2, 3, 4, 5}));
 }
 
+TEST(Gunzip, InflatesFarBeyondTwiceItsSize) {
+  // 3 MB of zeros compress to a few KB: the output buffer doubles many times over.
+  Bytes raw(3'000'000, 0);
+  raw[1'234'567] = 42;
+  const Bytes compressed = gzip_bytes(raw);
+  ASSERT_LT(compressed.size() * 100, raw.size());
+  EXPECT_EQ(udl::gunzip(compressed, "mem"), raw);
+  EXPECT_TRUE(udl::gunzip(gzip_bytes({}), "mem").empty());
+}
+
 TEST(Gunzip, RejectsTruncatedStream) {
   Bytes compressed = gzip_bytes(image_data(100));
   compressed.resize(compressed.size() / 2);
@@ -138,6 +148,38 @@ TEST(Gunzip, RejectsCorruptStream) {
   Bytes compressed = gzip_bytes(image_data(100));
   for (size_t i = 12; i < compressed.size() - 8; ++i) compressed[i] ^= 0x5A;
   EXPECT_THROW(udl::gunzip(compressed, "mem"), udl::DataFormatError);
+}
+
+TEST(DecodeIdx, ParsesRawAndGzipBytesAlike) {
+  const Bytes raw = idx_bytes({4, 2, 3}, image_data(4));
+  const udl::IdxArray from_raw = udl::decode_idx(raw, "mem");
+  const udl::IdxArray from_gzip = udl::decode_idx(gzip_bytes(raw), "mem");
+  EXPECT_EQ(from_raw.dims, from_gzip.dims);
+  EXPECT_EQ(from_raw.data, from_gzip.data);
+}
+
+TEST(DecodeIdx, GzipOfABrokenIdxIsFormatError) {
+  Bytes raw = idx_bytes({4, 2, 3}, image_data(4));
+  raw.pop_back();
+  EXPECT_THROW(udl::decode_idx(gzip_bytes(raw), "mem"), udl::DataFormatError);
+  EXPECT_THROW(udl::decode_idx({0x1f, 0x8b}, "mem"), udl::DataFormatError);
+}
+
+TEST(CheckIdx, ImagesNeedThreeNonZeroDimensions) {
+  EXPECT_NO_THROW(
+      udl::check_idx_images(udl::parse_idx(idx_bytes({4, 2, 3}, image_data(4)), "m"), "m"));
+  EXPECT_THROW(udl::check_idx_images(udl::parse_idx(idx_bytes({6, 4}, image_data(4)), "m"), "m"),
+               udl::DataFormatError);
+  EXPECT_THROW(udl::check_idx_images(udl::parse_idx(idx_bytes({0, 28, 28}, {}), "m"), "m"),
+               udl::DataFormatError);
+}
+
+TEST(CheckIdx, LabelsNeedOneDimensionAndValuesInRange) {
+  const udl::IdxArray labels = udl::parse_idx(idx_bytes({3}, {0, 9, 4}), "m");
+  EXPECT_NO_THROW(udl::check_idx_labels(labels, 10, "m"));
+  EXPECT_THROW(udl::check_idx_labels(labels, 9, "m"), udl::DataFormatError);
+  EXPECT_THROW(udl::check_idx_labels(udl::parse_idx(idx_bytes({1, 3}, {0, 1, 2}), "m"), 10, "m"),
+               udl::DataFormatError);
 }
 
 TEST_F(IdxFiles, ReadsRawAndGzipFilesAlike) {

@@ -26,6 +26,18 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& source)
 // corrupt or truncated, or inflates past kMaxIdxBytes.
 std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed, const std::string& source);
 
+// Parses an in-memory IDX file, inflating it first if it starts with the gzip magic bytes:
+// what read_idx_file does with a file's content. Throws DataFormatError as the two above.
+IdxArray decode_idx(const std::vector<uint8_t>& bytes, const std::string& source);
+
+// Throws DataFormatError unless `array` holds images: exactly 3 dimensions (count, rows,
+// columns), each > 0.
+void check_idx_images(const IdxArray& array, const std::string& source);
+
+// Throws DataFormatError unless `array` holds labels: exactly 1 dimension, every value
+// < num_classes.
+void check_idx_labels(const IdxArray& array, int num_classes, const std::string& source);
+
 // Reads a file, inflating it if it starts with the gzip magic bytes, and parses it.
 // Throws InvalidArgument if the file cannot be opened.
 IdxArray read_idx_file(const std::string& path);
