@@ -53,7 +53,9 @@ def test_resumed_dae_matches_the_uninterrupted_run(small_train, tmp_path: Path) 
         udl.train_dae(
             small_train, corruption, checkpoint=checkpoint, callback=_stop_at(2), **DEMANDING
         )
-    resumed = udl.train_dae(small_train, corruption, checkpoint=checkpoint, resume=True, **DEMANDING)
+    resumed = udl.train_dae(
+        small_train, corruption, checkpoint=checkpoint, resume=True, **DEMANDING
+    )
     assert _losses(resumed.history) == _losses(whole.history)
     assert [r.sparsity for r in resumed.history] == [r.sparsity for r in whole.history]
     assert resumed.best_epoch == whole.best_epoch

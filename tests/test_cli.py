@@ -114,6 +114,19 @@ def test_bad_value_exits_2_and_names_it(
 ) -> None:
     assert cli.main(["train", "cae", "--lr", "-1", "--out", str(tmp_path / "r")]) == 2
     assert "udl: error: lr (learning rate) must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # the folder it had made held nothing else: gone
+
+
+def test_a_usage_error_keeps_an_existing_folder(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert cli.main(["train", "cae", *FAST, "--out", str(run)]) == 0
+    settings = (run / "config.toml").read_text()
+    assert cli.main(["train", "cae", "--resume", str(run), "--lr", "-1"]) == 2
+    assert "udl: error: lr (learning rate) must be > 0" in capsys.readouterr().err
+    assert (run / "model.udl").is_file() and (run / "history.csv").is_file()
+    assert (run / "config.toml").read_text() == settings  # the rejected lr never landed
 
 
 def test_an_earlier_run_folder_is_never_overwritten(

@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Runs a subcommand and turns its exceptions into messages and exit codes."""
-    from udl.cli_commands import Failure
+    from udl.cli_commands import Failure, discard_if_unused
 
     try:
         return run(args)
@@ -202,6 +202,7 @@ def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     except (DataFormatError, RuntimeError, OSError, MemoryError) as error:
         if isinstance(error, (FileNotFoundError, FileExistsError, IsADirectoryError)):
             log.error("udl: error: %s", error)
+            discard_if_unused(args)
             return 2
         log.debug("traceback", exc_info=True)
         log.error("udl: failed: %s", error)
@@ -209,6 +210,7 @@ def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     except (ValueError, TypeError) as error:
         log.debug("traceback", exc_info=True)
         log.error("udl: error: %s", error)
+        discard_if_unused(args)
         return 2
 
 

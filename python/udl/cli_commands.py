@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -263,7 +264,10 @@ def _checkpointing(args: argparse.Namespace, run: RunFolder) -> dict[str, Any]:
 def _start(args: argparse.Namespace, name: str, *, resume: bool = False) -> RunFolder:
     command = " ".join(filter(None, [args.command, getattr(args, "model", None)]))
     resume = resume or getattr(args, "resume", None) is not None
+    fresh = args.out is None or not Path(args.out).exists()
     run = RunFolder.create(args.out, name, resume=resume)
+    if fresh:
+        args._fresh_run = run
     handler = logging.FileHandler(run.file("run.log"), encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.setLevel(logging.INFO)
@@ -272,9 +276,26 @@ def _start(args: argparse.Namespace, name: str, *, resume: bool = False) -> RunF
         for h in log.handlers[:-1]:
             h.setLevel(log.level)
         log.setLevel(logging.INFO)
-    run.write_config(settings(args), command)
+    if fresh or not run.file("config.toml").is_file():
+        run.write_config(settings(args), command)
+    else:
+        run.defer_config(settings(args), command)
     log.info("udl %s: run folder %s", command, run.path)
     return run
+
+
+def discard_if_unused(args: argparse.Namespace) -> None:
+    """Removes the run folder this command made when a usage error stopped it before it
+    held anything but its settings and log (nothing else is ever removed)."""
+    run: RunFolder | None = getattr(args, "_fresh_run", None)
+    if run is None or not run.path.is_dir():
+        return
+    if {p.name for p in run.path.iterdir()} <= {"config.toml", "run.log"}:
+        for handler in log.handlers[:]:
+            if isinstance(handler, logging.FileHandler):
+                log.removeHandler(handler)
+                handler.close()
+        shutil.rmtree(run.path)
 
 
 def _data(args: argparse.Namespace) -> Any:
@@ -335,6 +356,7 @@ def _epochs(args: argparse.Namespace, run: RunFolder, name: str, total: int) -> 
 
 
 def _finish(run: RunFolder, metrics: dict[str, Any], stop_reason: str) -> int:
+    run.write_deferred_config()
     status = "diverged" if stop_reason.startswith("diverged") else "completed"
     run.write_metrics({"status": status, "stop_reason": stop_reason, **metrics})
     for key, value in metrics.items():
@@ -617,6 +639,7 @@ def _tune(args: argparse.Namespace) -> int:
     print(f"study {name!r}: {len(table)} trials {counts}")
     print(f"best value {result.best_value:.5f} (trial {result.best_trial.number})")
     print(f"best parameters: {result.best_params}")
+    run.write_deferred_config()
     run.write_metrics(
         {
             "status": "completed",
@@ -662,6 +685,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             run.path,
         )
         raise
+    run.write_deferred_config()
     print(f"report: {report}")
     return 0
 

@@ -29,6 +29,7 @@ class RunFolder:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._deferred_config: tuple[Mapping[str, Any], str] | None = None
 
     @classmethod
     def create(
@@ -79,6 +80,17 @@ class RunFolder:
         """The resolved settings as TOML that `--config` reads back."""
         header = f"# udl {command}: the resolved settings of this run (udl --config reads it)"
         return self.write_text(CONFIG_FILE, toml_text(settings, header=header))
+
+    def defer_config(self, settings: Mapping[str, Any], command: str) -> None:
+        """Keeps the settings of a command run on an existing folder until it succeeds
+        (`write_deferred_config`), so that a rejected setting never replaces the folder's
+        own config.toml."""
+        self._deferred_config = (settings, command)
+
+    def write_deferred_config(self) -> None:
+        if self._deferred_config is not None:
+            self.write_config(*self._deferred_config)
+            self._deferred_config = None
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> Path:
         return self.write_json(METRICS_FILE, metrics)
