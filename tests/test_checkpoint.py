@@ -150,3 +150,19 @@ def test_resume_of_a_folder_without_a_run_is_a_usage_error(
 ) -> None:
     assert cli.main(["train", "vae", "--resume", str(tmp_path)]) == 2
     assert f"--resume {tmp_path}: --config: no file" in capsys.readouterr().err
+
+
+def test_udl_finetune_resumes_with_its_autoencoder_from_the_config(
+    small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(["train", "cae", "--epochs", "1", "--nf", "4", "--out", str(tmp_path / "a")]) == 0
+    )
+    assert cli.main(["finetune", "--out", str(tmp_path / "x")]) == 2
+    assert "--autoencoder FILE is required" in capsys.readouterr().err
+    run = tmp_path / "ft"
+    autoencoder = str(tmp_path / "a" / "model.udl")
+    args = ["finetune", "--autoencoder", autoencoder, "--epochs", "2", "--out", str(run)]
+    assert cli.main(args) == 0
+    assert cli.main(["finetune", "--resume", str(run), "--epochs", "3"]) == 0
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2, 3]

@@ -62,7 +62,8 @@ def _flags(
         names = add_parameters(group, functions, skip=skip, defaults=defaults, help_from=help_from)
         parser.set_defaults(_parameters=names)
         if resumable:
-            parser.add_argument(
+            run_group = next(g for g in parser._action_groups if g.title == "run")
+            run_group.add_argument(
                 "--resume",
                 type=Path,
                 metavar="RUN_DIR",
@@ -95,9 +96,9 @@ def _finetune_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--autoencoder",
         type=Path,
-        required=True,
         metavar="FILE",
-        help="the trained autoencoder (a .udl file from `udl train cae` or `udl cv`)",
+        help="the trained autoencoder (a .udl file from `udl train cae` or `udl cv`); "
+        "required (--resume takes it from the run's config.toml)",
     )
     _flags(udl.finetune_classifier, help_from=(udl.train_classifier, udl.train_autoencoder))(parser)
 
@@ -542,6 +543,8 @@ _TRAINERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    if args.autoencoder is None:
+        raise ValueError("--autoencoder FILE is required: the autoencoder to fine-tune")
     try:
         autoencoder = udl.load_model(args.autoencoder)
     except (FileNotFoundError, udl.DataFormatError) as error:
