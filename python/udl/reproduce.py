@@ -24,10 +24,11 @@ import numpy as np
 from udl import datasets, figures, latent, metrics
 from udl.classifiers import finetune_classifier, train_classifier
 from udl.corruption import Corruption, corrupt
+from udl.gan import train_gan
 from udl.loading import load_model
 from udl.progress import Mode, Progress
 from udl.runs import RunFolder
-from udl.training import train_autoencoder
+from udl.training import train_autoencoder, train_dae
 from udl.tuning import SEARCHES, tune
 from udl.vae import train_vae
 
@@ -392,7 +393,16 @@ def _denoiser_stage(c: Context) -> dict[str, Any]:
     corruption = Corruption.report003()
     epochs = c.budget.denoiser_epochs
     with c.epochs("denoiser", epochs) as bar:
-        result = _train_dae(c, corruption, params["nf"], params["latent_dim"], epochs, bar)
+        result = train_dae(
+            c.data,
+            corruption,
+            nf=params["nf"],
+            latent_dim=params["latent_dim"],
+            epochs=epochs,
+            seed=c.seed,
+            threads=c.threads,
+            callback=bar.epoch,
+        )
     result.model.save(c.model_path("denoiser"))
     shown = c.test_images()[:SHOWN_IMAGES]
     corrupted = np.asarray(corrupt(shown, corruption, seed=c.seed))
@@ -415,21 +425,6 @@ def _denoiser_stage(c: Context) -> dict[str, Any]:
             )
         ],
     }
-
-
-def _train_dae(c: Context, corruption: Corruption, nf: int, latent_dim: int, epochs: int, bar):
-    from udl.training import train_dae
-
-    return train_dae(
-        c.data,
-        corruption,
-        nf=nf,
-        latent_dim=latent_dim,
-        epochs=epochs,
-        seed=c.seed,
-        threads=c.threads,
-        callback=bar.epoch,
-    )
 
 
 def _vae_stage(c: Context) -> dict[str, Any]:
@@ -470,8 +465,6 @@ def _vae_stage(c: Context) -> dict[str, Any]:
 
 
 def _gan_stage(c: Context) -> dict[str, Any]:
-    from udl.gan import train_gan
-
     epochs = c.budget.gan_epochs
     architecture = c.budget.gan_architecture
     with c.epochs(f"gan {architecture}", epochs) as bar:
