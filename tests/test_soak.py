@@ -19,12 +19,12 @@ soak = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = soak  # dataclasses look their module up in sys.modules
 _spec.loader.exec_module(soak)
 
-# The full soak's budget is 100 MB over its 190 trials after the warm-up, 0.53 MB a trial.
-# Here 15 trials follow the warm-up: their share, 8 MB, plus 12 MB for allocator noise
-# (glibc arenas and LibTorch's pools grow in steps of a few MB, independent of the count).
-# A leak of 1.5 MB a trial (one 28 x 28 float copy of the 512-image subset kept per
-# trial) or more fails it.
-BOUND_MB = 15 * 100 / 190 + 12
+# The full soak's budget is 100 MB over the 190 trials after its warm-up: 0.53 MB a trial.
+# Here 15 trials follow the same warm-up, so their share is 7.9 MB. Measured here: 0 to
+# 0.8 MB (the allocator's high-water mark is reached in the warm-up, which starts each of
+# its rounds with the largest CAE; benchmarks/soak.py says why). A leak of 0.53 MB a trial
+# or more fails it, as the full soak's bound would; test_the_soak_sees_a_leak shows one does.
+BOUND_MB = 15 * 100 / 190
 
 
 def test_rss_mb_sees_memory_that_is_touched() -> None:
@@ -47,3 +47,14 @@ def test_25_trials_grow_resident_memory_by_less_than_the_scaled_bound(
     assert [done for done, _ in result.samples] == [5, 10, 15, 20, 25]
     assert result.measured_trials == 15
     assert result.growth_mb < BOUND_MB, result.summary()
+
+
+@pytest.mark.slow
+def test_the_soak_sees_a_leak(fashion: udl.datasets.Dataset, one_thread_per_module: None) -> None:
+    kept: list[np.ndarray] = []
+
+    def leak(done: int, rss: float) -> None:
+        kept.append(np.ones(5 * 2**20, dtype=np.uint8))  # 5 MB a round: 1 MB a trial
+
+    result = soak.soak(25, fashion, progress=leak)
+    assert result.growth_mb >= BOUND_MB, result.summary()
