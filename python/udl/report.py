@@ -8,6 +8,7 @@ import base64
 import datetime
 import html
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,9 @@ def _page(run: RunFolder, settings: dict, stages: dict, order: dict) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f"<p>udl {html.escape(__version__)}, seed {settings['seed']}, "
         f"{len(stages)} of {len(order)} stages done in {total / 60:.1f} minutes; written "
-        f"{datetime.datetime.now():%Y-%m-%d %H:%M}.</p>",
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M} on {html.escape(_machine())}.</p>",
+        f"<p>Made by <code>{html.escape(_command(settings))}</code>; "
+        "<code>udl report RUN_DIR</code> rewrites this page from its run folder.</p>",
         "<h2>Figures of merit</h2>",
         _merit_table(dataset, stages),
     ]
@@ -140,6 +143,22 @@ def _page(run: RunFolder, settings: dict, stages: dict, order: dict) -> str:
             parts.append(_figure(run, figure))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _command(settings: dict[str, Any]) -> str:
+    words = ["udl reproduce", f"--dataset {settings['dataset']}", f"--budget {settings['budget']}"]
+    words.append(f"--seed {settings['seed']}")
+    if settings.get("subset") is not None:
+        words.append(f"--subset {settings['subset']}")
+    return " ".join(words)
+
+
+def _machine() -> str:
+    import platform
+
+    import torch
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def _merit_table(dataset: str, stages: dict) -> str:
