@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -102,8 +103,11 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
     return process.communicate(timeout=30)
 
 
-def _trial_lines(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if line.startswith("trial ")]
+_TRIAL_LINE = re.compile(r"^study \S+ trial (\d+) ")  # a worker's progress line (stderr)
+
+
+def _trial_numbers(stderr: str) -> set[int]:
+    return {int(m.group(1)) for m in map(_TRIAL_LINE.match, stderr.splitlines()) if m}
 
 
 def test_make_storage_for_postgresql(postgres_url: str, tmp_path: Path) -> None:
@@ -178,8 +182,8 @@ def test_two_workers_share_a_study(postgres_url: str, study_name: str, tmp_path:
             assert trial.state == TrialState.FAIL
             assert trial.user_attrs["fail_reason"]
     # Both workers ran trials, each trial in exactly one of them.
-    printed = [{int(line.split()[1]) for line in _trial_lines(out)} for out, _ in outputs]
-    assert all(printed), [out for out, _ in outputs]
+    printed = [_trial_numbers(err) for _, err in outputs]
+    assert all(printed), [err for _, err in outputs]
     assert not printed[0] & printed[1]
     assert printed[0] | printed[1] == {t.number for t in trials if t.state in FINISHED}
     for out, _ in outputs:
@@ -204,11 +208,11 @@ def test_a_killed_workers_trial_is_retried(
     with contextlib.ExitStack() as stack:
         watcher = stack.enter_context(_storage(postgres_url))
         stack.callback(_stop, killed)
-        assert killed.stdout is not None
-        first = killed.stdout.readline()
-        while first and not first.startswith("trial "):
-            first = killed.stdout.readline()
-        assert first.startswith("trial "), killed.communicate(timeout=10)[1]
+        assert killed.stderr is not None
+        first = killed.stderr.readline()
+        while first and not _TRIAL_LINE.match(first):
+            first = killed.stderr.readline()
+        assert _TRIAL_LINE.match(first), killed.communicate(timeout=10)[1]
         study = optuna.load_study(study_name=study_name, storage=watcher)
         deadline = time.monotonic() + 10
         while not study.get_trials(states=(TrialState.RUNNING,)):
