@@ -141,3 +141,11 @@ def test_report_of_a_folder_without_a_reproduction_exits_2(
 ) -> None:
     assert cli.main(["report", str(tmp_path)]) == 2
     assert "holds no `udl reproduce` run" in capsys.readouterr().err
+
+
+def test_a_subset_below_two_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*SMOKE, "--subset", "1", "--out", str(tmp_path / "r")]) == 2
+    assert "udl: error: --subset must be >= 2, got 1" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -299,9 +299,13 @@ def discard_if_unused(args: argparse.Namespace) -> None:
         shutil.rmtree(run.path)
 
 
-def _data(args: argparse.Namespace) -> Any:
+def _check_subset(args: argparse.Namespace) -> None:
     if args.subset is not None and args.subset < 2:
         raise ValueError(f"--subset must be >= 2, got {args.subset}")
+
+
+def _data(args: argparse.Namespace) -> Any:
+    _check_subset(args)
     data = udl.datasets.load(args.dataset, args.data_dir)
     if args.subset is not None:
         count = min(args.subset, len(data.train))
@@ -591,8 +595,7 @@ def _cv(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    if args.subset is not None and args.subset < 2:
-        raise ValueError(f"--subset must be >= 2, got {args.subset}")
+    _check_subset(args)  # before the study's folder is made
     name = args.study_name or args.search
     if args.out is None:
         args.out = Path("runs") / name  # a fixed folder, so that rerunning resumes
@@ -660,6 +663,7 @@ def _tune(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from udl import reproduce
 
+    _check_subset(args)
     if args.out is None:
         args.out = Path("runs") / f"reproduce-{args.dataset}-{args.budget}"
     chosen = {
