@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from typing import Any, Literal
 
@@ -27,10 +28,15 @@ _NOT_FIGURES = {"epoch", "seconds", "improved", "fold", "sparsity"}
 
 
 def default_mode(quiet: bool = False) -> Mode:
-    """A bar for a person at a terminal, log lines for a file or CI, nothing when quiet."""
+    """A bar for a person at a terminal, log lines for a file, a pipe, CI or a terminal that
+    reports no width (a bar there would be drawn empty), nothing when quiet."""
     if quiet:
         return "quiet"
-    return "bar" if sys.stderr.isatty() else "log"
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns if sys.stderr.isatty() else 0
+    except (OSError, ValueError):  # no file descriptor (captured) or not a terminal
+        width = 0
+    return "bar" if width > 0 else "log"
 
 
 def describe_record(record: Any) -> str:
