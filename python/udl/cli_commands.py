@@ -56,7 +56,10 @@ def _flags(
     help_from: tuple[Callable[..., Any], ...] = (udl.train_autoencoder,),
     resumable: bool = True,
     **defaults: Any,
-):
+) -> Callable[[argparse.ArgumentParser], None]:
+    """A function that adds the flags of `functions`' parameters (and --resume) to a
+    subcommand's parser."""
+
     def add(parser: argparse.ArgumentParser) -> None:
         group = _training_group(parser)
         names = add_parameters(group, functions, skip=skip, defaults=defaults, help_from=help_from)
@@ -380,7 +383,9 @@ def _nothing_to_keep(result: Any) -> bool:
     return result.stop_reason.startswith("diverged") and getattr(result, "best_epoch", 0) == 0
 
 
-def _reconstruction_figure(run: RunFolder, model: Any, images: np.ndarray, corruption=None):
+def _reconstruction_figure(
+    run: RunFolder, model: Any, images: np.ndarray, corruption: udl.Corruption | None = None
+) -> None:
     shown = images[:SHOWN_IMAGES]
     if corruption is None:
         rows = {"reconstruction": np.asarray(model.reconstruct(shown))}

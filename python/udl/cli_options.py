@@ -109,7 +109,9 @@ def _flag_kind(annotation: str) -> str | None:
     return None
 
 
-def _add_flag(parser: argparse.ArgumentParser, name: str, kind: str, default: Any, text: str):
+def _add_flag(
+    parser: argparse.ArgumentParser, name: str, kind: str, default: Any, text: str
+) -> None:
     flag = "--" + name.replace("_", "-")
     help_text = text.replace("%", "%%") or name.replace("_", " ")
     if kind == "bool":
