@@ -4,10 +4,10 @@ growth bounded (benchmarks/soak.py; `bash scripts/soak` runs the full 200)."""
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import udl
@@ -27,11 +27,22 @@ _spec.loader.exec_module(soak)
 BOUND_MB = 15 * 100 / 190
 
 
+def _fresh_memory(size: int) -> mmap.mmap:
+    """`size` bytes of newly mapped memory, every page written. A NumPy array would not do:
+    after a process has freed large blocks, malloc may hand back pages already resident,
+    and a leak built from them would not show in the resident size."""
+    block = mmap.mmap(-1, size)
+    block.write(b"\x01" * size)
+    return block
+
+
 def test_rss_mb_sees_memory_that_is_touched() -> None:
     before = soak.rss_mb()
-    block = np.ones(64 * 2**20, dtype=np.uint8)  # 64 MB, every page written
-    assert soak.rss_mb() - before > 60
-    del block
+    block = _fresh_memory(64 * 2**20)
+    try:
+        assert soak.rss_mb() - before > 60
+    finally:
+        block.close()
 
 
 def test_soak_rejects_a_count_it_cannot_split() -> None:
@@ -51,10 +62,14 @@ def test_25_trials_grow_resident_memory_by_less_than_the_scaled_bound(
 
 @pytest.mark.slow
 def test_the_soak_sees_a_leak(fashion: udl.datasets.Dataset, one_thread_per_module: None) -> None:
-    kept: list[np.ndarray] = []
+    kept: list[mmap.mmap] = []
 
     def leak(done: int, rss: float) -> None:
-        kept.append(np.ones(5 * 2**20, dtype=np.uint8))  # 5 MB a round: 1 MB a trial
+        kept.append(_fresh_memory(5 * 2**20))  # 5 MB a round: 1 MB a trial
 
-    result = soak.soak(25, fashion, progress=leak)
+    try:
+        result = soak.soak(25, fashion, progress=leak)
+    finally:
+        for block in kept:
+            block.close()
     assert result.growth_mb >= BOUND_MB, result.summary()
