@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 
 #include "udl/errors.h"
 
@@ -102,8 +104,10 @@ void write_checkpoint(const std::string& path, const CheckpointIdentity& identit
   const int64_t rows = static_cast<int64_t>(progress.history.size());
   const int64_t columns = rows == 0 ? 0 : static_cast<int64_t>(progress.history[0].size());
   torch::Tensor history = torch::empty({rows, columns}, torch::kFloat64);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < columns; ++c) history[r][c] = progress.history[r][c];
+  double* cells = history.data_ptr<double>();
+  for (const auto& row : progress.history) {
+    if (static_cast<int64_t>(row.size()) != columns) throw std::logic_error("ragged history");
+    cells = std::copy(row.begin(), row.end(), cells);
   }
   archive.write("history", history);
 
