@@ -220,3 +220,23 @@ def small_fashion(
 
     monkeypatch.setattr(udl.datasets, "load", fake_load)
     return calls
+
+
+def _interrupted_at(epoch: int, train: Callable[..., object]) -> Callable[..., object]:
+
+    def interrupted(data: object, callback: Callable[[object], None], **training: object):
+        def on_epoch(record: object) -> None:
+            callback(record)
+            if record.epoch == epoch:  # type: ignore[attr-defined]
+                raise KeyboardInterrupt
+
+        return train(data, callback=on_epoch, **training)
+
+    return interrupted
+
+
+@pytest.fixture
+def interrupted_at() -> Callable[[int, Callable[..., object]], Callable[..., object]]:
+    """`interrupted_at(epoch, train)`: `train` (a udl.train_* function) raising
+    KeyboardInterrupt right after epoch `epoch`'s callback, as Ctrl-C then would."""
+    return _interrupted_at

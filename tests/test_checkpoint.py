@@ -3,7 +3,9 @@ an uninterrupted one, in the library and through `udl train --resume`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,23 +112,14 @@ def test_udl_train_resume_continues_an_interrupted_run(
     small_fashion: list,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    interrupted_at: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = ["train", "cae", "--epochs", "4", "--threads", "1", "--nf", "4", "--seed", "2"]
     assert cli.main([*args, "--out", str(tmp_path / "whole")]) == 0
-    real_train = udl.train_cae
-
-    def interrupted(data, callback, **training):
-        def on_epoch(record):
-            callback(record)
-            if record.epoch == 2:
-                raise KeyboardInterrupt
-
-        return real_train(data, callback=on_epoch, **training)
-
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(cli_commands.udl, "train_cae", interrupted)
+        patch.setattr(cli_commands.udl, "train_cae", interrupted_at(2, udl.train_cae))
         assert cli.main([*args, "--out", str(run)]) == 130
     assert f"Resume with: udl train cae --resume {run}" in capsys.readouterr().err
     assert cli.main(["train", "cae", "--resume", str(run)]) == 0

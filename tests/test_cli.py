@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -345,19 +347,10 @@ def test_ctrl_c_keeps_the_finished_epochs_and_says_how_to_go_on(
     small_fashion: list,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    interrupted_at: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    real_train = udl.train_cae
-
-    def interrupted_at_epoch_2(data, callback, **training):
-        def on_epoch(record):
-            callback(record)
-            if record.epoch == 2:
-                raise KeyboardInterrupt
-
-        return real_train(data, callback=on_epoch, **training)
-
-    monkeypatch.setattr(cli_commands.udl, "train_cae", interrupted_at_epoch_2)
+    monkeypatch.setattr(cli_commands.udl, "train_cae", interrupted_at(2, udl.train_cae))
     run = tmp_path / "run"
     code = cli.main(["train", "cae", "--epochs", "5", "--threads", "1", "--out", str(run)])
     assert code == 130

@@ -671,12 +671,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     _check_subset(args)
     if args.out is None:
         args.out = Path("runs") / f"reproduce-{args.dataset}-{args.budget}"
-    chosen = {
-        "dataset": args.dataset,
-        "budget": args.budget,
-        "seed": args.seed,
-        "subset": args.subset,
-    }
+    chosen = reproduce.settings_of(args.dataset, args.budget, args.seed, args.subset)
     reproduce.check_resumable(args.out, chosen)  # before anything is written there
     run = _start(args, "reproduce", resume=True)
     try:

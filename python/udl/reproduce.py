@@ -32,7 +32,7 @@ from udl.training import train_autoencoder, train_dae
 from udl.tuning import SEARCHES, tune
 from udl.vae import train_vae
 
-__all__ = ["BUDGETS", "STAGES", "Budget", "check_resumable", "reproduce"]
+__all__ = ["BUDGETS", "STAGES", "Budget", "check_resumable", "reproduce", "settings_of"]
 
 log = logging.getLogger("udl")
 
@@ -144,6 +144,11 @@ class Context:
         return self.data.test.images
 
 
+def settings_of(dataset: str, budget: str, seed: int, subset: int | None) -> dict[str, Any]:
+    """What makes two reproductions the same one (stored in stages/settings.json)."""
+    return {"dataset": dataset, "budget": budget, "seed": seed, "subset": subset}
+
+
 def check_resumable(out: Path, chosen: dict[str, Any]) -> None:
     """Refuses to resume a folder that holds a reproduction with other settings.
 
@@ -187,8 +192,7 @@ def reproduce(
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
-    chosen = {"dataset": dataset, "budget": budget, "seed": seed, "subset": subset}
-    run.write_json(SETTINGS_FILE, chosen)
+    run.write_json(SETTINGS_FILE, settings_of(dataset, budget, seed, subset))
     data = _sized(datasets.load(dataset, data_dir), BUDGETS[budget], subset, seed)
     context = Context(run, data, BUDGETS[budget], seed, threads, mode)
     for name, (title, stage) in STAGES.items():
