@@ -202,6 +202,7 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
   }
   if (trainable.empty()) throw InvalidArgument("every parameter is frozen: nothing to train");
   const detail::ThreadCountGuard threads(config.threads);
+  const detail::CpuAllocationCache allocation_cache;
   const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
   const torch::Tensor& train_labels = *split.train.labels();
   auto optimizer = detail::make_optimizer(trainable, config);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "allocation_cache.h"
 #include "checkpoint.h"
 #include "udl/torch_api.h"
 #include "udl/training_loop.h"

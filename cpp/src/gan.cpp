@@ -226,6 +226,7 @@ GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& conf
   validate(config);
   check_image_shape(model->spec().image_shape, data.images());
   const detail::ThreadCountGuard threads(config.threads);
+  const detail::CpuAllocationCache allocation_cache;
   auto adam = [&](std::vector<torch::Tensor> parameters) {
     return torch::optim::Adam(
         std::move(parameters),

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "udl/conv_layers.h"
 #include "udl/errors.h"
 
 namespace udl {
@@ -46,9 +47,8 @@ int64_t append_encoder(torch::nn::Sequential& stage, const AutoencoderSpec& spec
   int64_t channels = spec.input_shape[0];
   for (const ConvLayerSpec& layer : spec.conv_layers) {
     append_weight_layer(stage,
-                        nn::Conv2d(nn::Conv2dOptions(channels, layer.channels, layer.kernel)
-                                       .stride(layer.stride)
-                                       .padding(layer.padding)),
+                        Conv2dLayer(ConvGeometry{channels, layer.channels, layer.kernel,
+                                                 layer.stride, layer.padding}),
                         LayerGroup::kEncoderConv, added);
     if (options.batch_norm) stage->push_back(nn::BatchNorm2d(layer.channels));
     stage->push_back(nn::ReLU());
@@ -90,14 +90,11 @@ void append_decoder(torch::nn::Sequential& stage, const AutoencoderSpec& spec,
   for (size_t i = n_conv; i-- > 0;) {
     const ConvLayerSpec& layer = spec.conv_layers[i];
     const int64_t out_channels = i ? spec.conv_layers[i - 1].channels : spec.input_shape[0];
-    append_weight_layer(
-        stage,
-        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(layer.channels, out_channels, layer.kernel)
-                                .stride(layer.stride)
-                                .padding(layer.padding)
-                                .output_padding(std::vector<int64_t>{shapes.output_padding_h[i],
-                                                                     shapes.output_padding_w[i]})),
-        LayerGroup::kDecoderConv, added);
+    append_weight_layer(stage,
+                        ConvTranspose2dLayer(ConvGeometry{
+                            layer.channels, out_channels, layer.kernel, layer.stride, layer.padding,
+                            shapes.output_padding_h[i], shapes.output_padding_w[i]}),
+                        LayerGroup::kDecoderConv, added);
     if (i == 0) break;  // the output layer: logits
     if (options.batch_norm) stage->push_back(nn::BatchNorm2d(out_channels));
     stage->push_back(nn::ReLU());

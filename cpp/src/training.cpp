@@ -121,6 +121,7 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
   check_input_shape(model->spec(), validation.images());
   if (test != nullptr) check_input_shape(model->spec(), test->images());
   const detail::ThreadCountGuard threads(config.threads);
+  const detail::CpuAllocationCache allocation_cache;
 
   auto optimizer = detail::make_optimizer(model->parameters(), config);
   auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);

@@ -109,6 +109,7 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
   check_image_shape(shape, data.images());
   if (test != nullptr) check_image_shape(shape, test->images());
   const detail::ThreadCountGuard threads(config.threads);
+  const detail::CpuAllocationCache allocation_cache;
   const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
   auto optimizer = detail::make_optimizer(model->parameters(), config);
   auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);

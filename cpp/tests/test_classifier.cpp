@@ -5,6 +5,7 @@
 
 #include "test_support.h"
 #include "udl/classifier.h"
+#include "udl/conv_layers.h"
 #include "udl/errors.h"
 
 namespace {
@@ -66,7 +67,7 @@ Part part_of(udl::Classifier& model, const std::string& name) {
   const std::string layer = name.substr(0, name.rfind('.'));
   for (const auto& item : model->named_modules()) {
     if (item.key() == layer) {
-      return item.value()->as<torch::nn::Conv2d>() != nullptr ? Part::kConv : Part::kEncoderLinear;
+      return item.value()->as<udl::Conv2dLayer>() != nullptr ? Part::kConv : Part::kEncoderLinear;
     }
   }
   ADD_FAILURE() << "no module " << layer;
