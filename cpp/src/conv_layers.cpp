@@ -1,5 +1,7 @@
 #include "udl/conv_layers.h"
 
+#include <ATen/record_function.h>
+
 #include <algorithm>
 
 namespace udl {
@@ -245,6 +247,7 @@ Conv2dLayerImpl::Conv2dLayerImpl(const ConvGeometry& geometry) : geometry_(geome
 }
 
 torch::Tensor Conv2dLayerImpl::forward(const torch::Tensor& x) {
+  RECORD_FUNCTION("udl::Conv2dLayer", std::vector<c10::IValue>({x}));  // for profiles
   const auto& g = geometry_;
   if (!uses_cpu_kernels(x)) return at::conv2d(x, weight, bias, g.stride, g.padding);
   return ConvFunction::apply(x, weight, bias, g);
@@ -258,6 +261,7 @@ ConvTranspose2dLayerImpl::ConvTranspose2dLayerImpl(const ConvGeometry& geometry)
 }
 
 torch::Tensor ConvTranspose2dLayerImpl::forward(const torch::Tensor& x) {
+  RECORD_FUNCTION("udl::ConvTranspose2dLayer", std::vector<c10::IValue>({x}));
   const auto& g = geometry_;
   const std::vector<int64_t> output_padding{g.output_padding_h, g.output_padding_w};
   if (!uses_cpu_kernels(x)) {

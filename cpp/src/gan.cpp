@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "epoch_loop.h"
+#include "udl/conv_layers.h"
 #include "udl/errors.h"
 #include "udl/layers.h"
 #include "udl/model_file.h"
@@ -119,14 +120,14 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed) : spec_(std::move(spec)) {
     generator_ = nn::Sequential(
         nn::Linear(spec_.noise_dim, 128 * h * w), nn::BatchNorm1d(128 * h * w), nn::ReLU(),
         nn::Unflatten(nn::UnflattenOptions(1, {128, h, w})),
-        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(128, 64, 4).stride(2).padding(1)),
+        ConvTranspose2dLayer(ConvGeometry{128, 64, 4, 2, 1}),
         nn::BatchNorm2d(64), nn::ReLU(),
-        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(64, channels, 4).stride(2).padding(1)),
+        ConvTranspose2dLayer(ConvGeometry{64, channels, 4, 2, 1}),
         nn::Tanh());
     discriminator_ = nn::Sequential(
-        nn::Conv2d(nn::Conv2dOptions(channels, 64, 4).stride(2).padding(1)),
+        Conv2dLayer(ConvGeometry{channels, 64, 4, 2, 1}),
         nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
-        nn::Conv2d(nn::Conv2dOptions(64, 128, 4).stride(2).padding(1)), nn::BatchNorm2d(128),
+        Conv2dLayer(ConvGeometry{64, 128, 4, 2, 1}), nn::BatchNorm2d(128),
         nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Flatten(),
         nn::Linear(128 * h * w, 1));
   } else {
