@@ -4,13 +4,14 @@ against idiomatic PyTorch, with the achieved GFLOP/s against the machine's peak.
 Profiles (torch.profiler) one epoch of each on the same Fashion-MNIST images, batch 256,
 Adam 1e-3, MSE, the same threads: udl's native loop (udl.train_cae) and the plain PyTorch
 loop of benchmarks/speed.py. Each row is one convolution layer's forward or backward pass
-(input and weight gradients together), timed inclusively per call: udl's layers record
-themselves as udl::Conv2dLayer / udl::ConvTranspose2dLayer and their backward nodes as
-CppNode<...>; PyTorch's as aten::conv2d / aten::conv_transpose2d and ConvolutionBackward0.
-The flops of a pass are 2 x its multiply-adds (x 2 for a backward pass with both gradients,
-x 1 for the first layer, which needs no input gradient). The last rows split the rest of a
-step: the layers' share, everything else (element-wise work, linear layers, loss,
-optimizer), and the whole step.
+(input and weight gradients together), timed inclusively per call. udl's layers record
+themselves as udl::Conv2dLayer and udl::ConvTranspose2dLayer; their backward nodes are
+ConvolutionBackward0 and udl's TransposedConvFunction. PyTorch's layers show as aten::conv2d
+and aten::conv_transpose2d, their backward nodes as ConvolutionBackward0. The flops of a pass
+are 2 x its multiply-adds (x 2 for a backward pass with both gradients, x 1 for the first
+layer, which needs no input gradient). The last lines split each side's step into its
+convolution layers and the rest (element-wise work, linear layers, loss, optimizer, and for
+PyTorch the DataLoader and Python).
 
     UDL_DATA_DIR=../shared/data python benchmarks/profile_cae.py [--threads 2] [--images 12800]
 """
@@ -71,38 +72,37 @@ def cae_layers(spec: udl.AutoencoderSpec) -> list[Layer]:
     return encoder + decoder
 
 
-def profiled_seconds(run) -> dict[tuple[str, tuple[int, ...]], tuple[float, int]]:
-    """{(event name, first input shape): (inclusive seconds, calls)} of one profiled run."""
+Shapes = tuple[tuple[int, ...], ...]
+
+
+def profiled_seconds(run) -> dict[tuple[str, Shapes], tuple[float, int]]:
+    """{(event name, its first two input shapes): (inclusive seconds, calls)} of one run."""
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         run()
     events = {}
     for event in prof.key_averages(group_by_input_shape=True):
-        shape = tuple(event.input_shapes[0]) if event.input_shapes else ()
-        seconds, calls = events.get((event.key, shape), (0.0, 0))
-        events[(event.key, shape)] = (seconds + event.cpu_time_total / 1e6, calls + event.count)
+        shapes = tuple(tuple(shape) for shape in event.input_shapes[:2])
+        seconds, calls = events.get((event.key, shapes), (0.0, 0))
+        events[(event.key, shapes)] = (seconds + event.cpu_time_total / 1e6, calls + event.count)
     return events
 
 
-def per_call(events, name: str, shape: tuple[int, ...]) -> float:
-    """Mean inclusive seconds per call of event `name` with first input `shape`."""
-    seconds, calls = events.get((name, shape), (0.0, 0))
+def per_call(events, name: str, shapes: Shapes) -> float:
+    """Mean inclusive seconds per call of event `name` whose inputs start with `shapes`."""
+    seconds = calls = 0
+    for (key, event_shapes), (s, c) in events.items():
+        if key == name and event_shapes[: len(shapes)] == shapes:
+            seconds, calls = seconds + s, calls + c
     return seconds / calls if calls else float("nan")
 
 
-BACKWARD = "autograd::engine::evaluate_function: "  # a backward node, inclusive
-UDL_NODE = "torch::autograd::CppNode<udl::(anonymous namespace)::{}>"
-UDL_EVENTS = {
-    (False, "forward"): "udl::Conv2dLayer",
-    (True, "forward"): "udl::ConvTranspose2dLayer",
-    (False, "backward"): BACKWARD + UDL_NODE.format("ConvFunction"),
-    (True, "backward"): BACKWARD + UDL_NODE.format("TransposedConvFunction"),
-}
-PYTORCH_EVENTS = {
-    (False, "forward"): "aten::conv2d",
-    (True, "forward"): "aten::conv_transpose2d",
-    (False, "backward"): BACKWARD + "ConvolutionBackward0",
-    (True, "backward"): BACKWARD + "ConvolutionBackward0",
-}
+# Forward passes by the layer's own event; backward passes by the one ATen op every one of
+# them runs (oneDNN's convolution_backward, with the output gradient and the layer's input as
+# its first two inputs: a backward node's own inputs would not tell apart layers whose
+# outputs have the same shape).
+UDL_FORWARD = {False: "udl::Conv2dLayer", True: "udl::ConvTranspose2dLayer"}
+PYTORCH_FORWARD = {False: "aten::conv2d", True: "aten::conv_transpose2d"}
+BACKWARD = "aten::convolution_backward"
 
 
 def main() -> None:
@@ -131,8 +131,12 @@ def main() -> None:
     def run_pytorch() -> float:
         return speed.pytorch_cae(train, val, epochs=1)[0]
 
-    # Unprofiled epochs first: they warm oneDNN's kernel caches and time the whole step.
-    step_ms = {"udl": 1e3 * run_udl() / batches, "pytorch": 1e3 * run_pytorch() / batches}
+    run_udl(), run_pytorch()  # warm oneDNN's kernel caches
+    # Then the best of two unprofiled epochs of each times the whole step.
+    step_ms = {
+        "udl": 1e3 * min(run_udl(), run_udl()) / batches,
+        "pytorch": 1e3 * min(run_pytorch(), run_pytorch()) / batches,
+    }
     profiles = {"udl": profiled_seconds(run_udl), "pytorch": profiled_seconds(run_pytorch)}
     peak = speed.peak_gflops(args.threads)
     print(
@@ -144,15 +148,15 @@ def main() -> None:
     layer_ms = {"udl": 0.0, "pytorch": 0.0}
     for layer in cae_layers(spec):
         for direction in ("forward", "backward"):
-            if direction == "forward":
-                shape = (BATCH, *layer.in_shape)
-            else:
-                shape = (BATCH, *layer.out_shape)
+            inputs = (BATCH, *layer.in_shape)
+            outputs = (BATCH, *layer.out_shape)
             ms = {}
-            for side, table in (("udl", UDL_EVENTS), ("pytorch", PYTORCH_EVENTS)):
-                ms[side] = 1e3 * per_call(
-                    profiles[side], table[(layer.transposed, direction)], shape
-                )
+            for side, forward in (("udl", UDL_FORWARD), ("pytorch", PYTORCH_FORWARD)):
+                if direction == "forward":
+                    seconds = per_call(profiles[side], forward[layer.transposed], (inputs,))
+                else:
+                    seconds = per_call(profiles[side], BACKWARD, (outputs, inputs))
+                ms[side] = 1e3 * seconds
                 layer_ms[side] += ms[side]
             gradients = 1 if layer.first else 2
             mflop = (

@@ -109,26 +109,6 @@ void scatter_columns(const float* columns, const float* bias, float* out, const 
   });
 }
 
-// The transposed convolution of an NHWC input through MKL and col2im, without autograd.
-torch::Tensor transposed_conv_columns(const torch::Tensor& input, const torch::Tensor& weight,
-                                      const torch::Tensor& bias, const ConvGeometry& g) {
-  const Sizes s(input, weight, g);
-  const torch::Tensor columns = pixel_matrix(input, s).mm(weight_matrix(weight, s));
-  torch::Tensor out = at::empty({s.n, s.out_channels, s.out_height, s.out_width},
-                                input.options().memory_format(kChannelsLast));
-  scatter_columns(columns.data_ptr<float>(), bias.contiguous().data_ptr<float>(),
-                  out.data_ptr<float>(), s);
-  return out;
-}
-
-// The weight gradient of the ordinary convolution `input` → output with gradient `grad`.
-torch::Tensor conv_weight_gradient(const torch::Tensor& input, const torch::Tensor& grad,
-                                   const torch::Tensor& weight, const ConvGeometry& g) {
-  return std::get<1>(at::convolution_backward(
-      grad, input, weight, std::nullopt, {g.stride, g.stride}, {g.padding, g.padding}, {1, 1},
-      /*transposed=*/false, {0, 0}, /*groups=*/1, {false, true, false}));
-}
-
 void save_geometry(AutogradContext* ctx, const ConvGeometry& g) {
   ctx->saved_data["geometry"] =
       std::vector<int64_t>{g.in_channels, g.out_channels,     g.kernel,          g.stride,
@@ -148,68 +128,25 @@ class TransposedConvFunction : public torch::autograd::Function<TransposedConvFu
     const torch::Tensor input = channels_last(x);
     ctx->save_for_backward({input, weight});
     save_geometry(ctx, g);
-    return transposed_conv_columns(input, weight, bias, g);
+    const Sizes s(input, weight, g);
+    const torch::Tensor columns = pixel_matrix(input, s).mm(weight_matrix(weight, s));
+    torch::Tensor out = at::empty({s.n, s.out_channels, s.out_height, s.out_width},
+                                  input.options().memory_format(kChannelsLast));
+    scatter_columns(columns.data_ptr<float>(), bias.contiguous().data_ptr<float>(),
+                    out.data_ptr<float>(), s);
+    return out;
   }
 
-  // The adjoint identities: read W as the weight of the ordinary convolution that maps the
-  // output's shape back to the input's. The input gradient is that convolution of the
-  // output gradient; the weight gradient is that convolution's, for input grad_out and output
-  // gradient x. oneDNN runs both at full speed (measured).
+  // ATen's own backward of the transposed convolution on channels-last tensors: oneDNN
+  // computes both gradients in one primitive, faster than any split of them (measured).
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const variable_list saved = ctx->get_saved_variables();
-    const torch::Tensor& input = saved[0];
-    const torch::Tensor& weight = saved[1];
     const ConvGeometry g = geometry_of(ctx);
-    const torch::Tensor grad = channels_last(grad_outputs[0]);
-    torch::Tensor grad_input, grad_weight, grad_bias;
-    if (ctx->needs_input_grad(0)) {
-      grad_input = at::conv2d(grad, channels_last(weight), {}, g.stride, g.padding);
-    }
-    if (ctx->needs_input_grad(1)) grad_weight = conv_weight_gradient(grad, input, weight, g);
-    if (ctx->needs_input_grad(2)) grad_bias = grad.sum({0, 2, 3});
-    return {grad_input, grad_weight, grad_bias, torch::Tensor()};
-  }
-};
-
-// An ordinary convolution: oneDNN forward and weight gradient; the input gradient, which is a
-// transposed convolution, through transposed_conv_columns where that is faster.
-class ConvFunction : public torch::autograd::Function<ConvFunction> {
- public:
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, const torch::Tensor& bias,
-                               ConvGeometry g) {
-    const torch::Tensor input = channels_last(x);
-    ctx->save_for_backward({input, weight});
-    save_geometry(ctx, g);
-    return at::conv2d(input, channels_last(weight), bias, g.stride, g.padding);
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    const variable_list saved = ctx->get_saved_variables();
-    const torch::Tensor& input = saved[0];
-    const torch::Tensor& weight = saved[1];
-    const ConvGeometry g = geometry_of(ctx);
-    const torch::Tensor grad = channels_last(grad_outputs[0]);
-    torch::Tensor grad_input, grad_weight, grad_bias;
-    if (ctx->needs_input_grad(0)) {
-      const ConvGeometry adjoint{
-          g.out_channels,
-          g.in_channels,
-          g.kernel,
-          g.stride,
-          g.padding,
-          input.size(2) - ((grad.size(2) - 1) * g.stride - 2 * g.padding + g.kernel),
-          input.size(3) - ((grad.size(3) - 1) * g.stride - 2 * g.padding + g.kernel)};
-      grad_input =
-          gemm_is_faster(adjoint)
-              ? transposed_conv_columns(grad, weight, at::zeros({g.in_channels}, grad.options()),
-                                        adjoint)
-              : std::get<0>(at::convolution_backward(
-                    grad, input, channels_last(weight), std::nullopt, {g.stride, g.stride},
-                    {g.padding, g.padding}, {1, 1}, false, {0, 0}, 1, {true, false, false}));
-    }
-    if (ctx->needs_input_grad(1)) grad_weight = conv_weight_gradient(input, grad, weight, g);
-    if (ctx->needs_input_grad(2)) grad_bias = grad.sum({0, 2, 3});
+    const auto [grad_input, grad_weight, grad_bias] = at::convolution_backward(
+        channels_last(grad_outputs[0]), saved[0], channels_last(saved[1]),
+        std::vector<int64_t>{g.out_channels}, {g.stride, g.stride}, {g.padding, g.padding}, {1, 1},
+        /*transposed=*/true, {g.output_padding_h, g.output_padding_w}, /*groups=*/1,
+        {ctx->needs_input_grad(0), ctx->needs_input_grad(1), ctx->needs_input_grad(2)});
     return {grad_input, grad_weight, grad_bias, torch::Tensor()};
   }
 };
@@ -250,7 +187,7 @@ torch::Tensor Conv2dLayerImpl::forward(const torch::Tensor& x) {
   RECORD_FUNCTION("udl::Conv2dLayer", std::vector<c10::IValue>({x}));  // for profiles
   const auto& g = geometry_;
   if (!uses_cpu_kernels(x)) return at::conv2d(x, weight, bias, g.stride, g.padding);
-  return ConvFunction::apply(x, weight, bias, g);
+  return at::conv2d(channels_last(x), channels_last(weight), bias, g.stride, g.padding);
 }
 
 ConvTranspose2dLayerImpl::ConvTranspose2dLayerImpl(const ConvGeometry& geometry)

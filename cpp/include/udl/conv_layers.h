@@ -5,8 +5,8 @@
 //    as fast as NCHW at these sizes and which spares the reorders between layers;
 //  - a strided transposed convolution with few output channels is one matrix product (input
 //    pixels × kernel taps, MKL) and a scatter-add of its columns (col2im): 1.4-5x faster than
-//    oneDNN's kernel, which is slow there (the decoders' last layers). Its backward is two
-//    ordinary convolutions, which oneDNN runs at full speed.
+//    oneDNN's kernel, which is slow there (the decoders' last layers). Its backward is
+//    oneDNN's, which is fast.
 // On another device, or for a dtype other than float32, they call ATen's own kernels.
 // Measured per layer in docs/benchmarks.md.
 #pragma once
