@@ -105,11 +105,14 @@ PYTORCH_FORWARD = {False: "aten::conv2d", True: "aten::conv_transpose2d"}
 BACKWARD = "aten::convolution_backward"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--images", type=int, default=12800, help="training + validation")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--peak-size", type=int, default=4096, help="side of the peak's matrices (torch.mm)"
+    )
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     images = udl.datasets.load("fashion-mnist").train.subset(slice(0, args.images))
     train, val = speed.split(images, validation=True)
@@ -138,10 +141,10 @@ def main() -> None:
         "pytorch": 1e3 * min(run_pytorch(), run_pytorch()) / batches,
     }
     profiles = {"udl": profiled_seconds(run_udl), "pytorch": profiled_seconds(run_pytorch)}
-    peak = speed.peak_gflops(args.threads)
+    peak = speed.peak_gflops(args.threads, args.peak_size)
     print(
         f"{args.threads} threads; batch {BATCH}; {len(train)} training images; "
-        f"peak (torch.mm 4096^2) {peak:.0f} GFLOP/s\n"
+        f"peak (torch.mm {args.peak_size}^2) {peak:.0f} GFLOP/s\n"
     )
     print("| layer | pass | udl ms | PyTorch ms | udl/PyTorch | MFLOP | udl GFLOP/s | % of peak |")
     print("|---|---|---|---|---|---|---|---|")

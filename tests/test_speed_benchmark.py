@@ -157,3 +157,15 @@ def test_a_tiny_run_of_every_model_prints_their_rates_and_the_table(
         "| model | udl images/s | PyTorch images/s | udl/PyTorch | udl GFLOP/s | % of peak |\n"
         "|---|---|---|---|---|---|\n"
     ) in out
+
+
+def test_the_layer_profile_finds_every_layer_and_pass_on_both_sides(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile_cae = _load("profile_cae")
+    profile_cae.main(["--images", "1024", "--threads", "1", "--peak-size", "512"])
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| (de)?conv\d \| (forward|backward) \|.*$", out, re.MULTILINE)
+    assert len(rows) == 12, out  # six layers, two passes each
+    assert "nan" not in out, out  # an event the profile did not find
+    assert re.search(r"^udl +step +[\d.]+ ms", out, re.MULTILINE), out

@@ -25,7 +25,7 @@ torch::Tensor channels_last(const torch::Tensor& x) {
 constexpr int64_t kColumnAlignment = 16;
 
 // The sizes of one transposed convolution: input N×Cin×H×W, output N×Cout×OH×OW, and the
-// column matrix of (N·H·W) rows of k·k·Cout taps ([ky][kx][c]), `stride` floats apart.
+// column matrix of (N·H·W) rows of k·k·Cout taps ([ky][kx][c]), `row_stride` floats apart.
 struct Sizes {
   int64_t n, in_channels, height, width;
   int64_t out_channels, out_height, out_width;
@@ -151,9 +151,9 @@ class TransposedConvFunction : public torch::autograd::Function<TransposedConvFu
   }
 };
 
-torch::Tensor uniform_parameter(torch::nn::Module& module, const std::string& name,
-                                at::IntArrayRef shape) {
-  // Values come from init_like_pytorch, which every model runs over its layers.
+// Registered as zeros: every model sets its layers' values (init_like_pytorch, init_dcgan).
+torch::Tensor zero_parameter(torch::nn::Module& module, const std::string& name,
+                             at::IntArrayRef shape) {
   return module.register_parameter(name, torch::zeros(shape));
 }
 
@@ -179,8 +179,8 @@ torch::Tensor transposed_conv2d_gemm(const torch::Tensor& x, const torch::Tensor
 
 Conv2dLayerImpl::Conv2dLayerImpl(const ConvGeometry& geometry) : geometry_(geometry) {
   const auto& g = geometry_;
-  weight = uniform_parameter(*this, "weight", {g.out_channels, g.in_channels, g.kernel, g.kernel});
-  bias = uniform_parameter(*this, "bias", {g.out_channels});
+  weight = zero_parameter(*this, "weight", {g.out_channels, g.in_channels, g.kernel, g.kernel});
+  bias = zero_parameter(*this, "bias", {g.out_channels});
 }
 
 torch::Tensor Conv2dLayerImpl::forward(const torch::Tensor& x) {
@@ -193,8 +193,8 @@ torch::Tensor Conv2dLayerImpl::forward(const torch::Tensor& x) {
 ConvTranspose2dLayerImpl::ConvTranspose2dLayerImpl(const ConvGeometry& geometry)
     : geometry_(geometry) {
   const auto& g = geometry_;
-  weight = uniform_parameter(*this, "weight", {g.in_channels, g.out_channels, g.kernel, g.kernel});
-  bias = uniform_parameter(*this, "bias", {g.out_channels});
+  weight = zero_parameter(*this, "weight", {g.in_channels, g.out_channels, g.kernel, g.kernel});
+  bias = zero_parameter(*this, "bias", {g.out_channels});
 }
 
 torch::Tensor ConvTranspose2dLayerImpl::forward(const torch::Tensor& x) {

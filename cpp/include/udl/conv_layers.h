@@ -1,11 +1,11 @@
 // udl's convolution layers. They hold the same parameters as torch::nn's Conv2d and
 // ConvTranspose2d (weight and bias, same shapes and names, so model files and pruning see no
 // difference) but pick faster kernels on the CPU:
-//  - activations stay channels-last (NHWC) between layers, which oneDNN convolves about twice
-//    as fast as NCHW at these sizes and which spares the reorders between layers;
+//  - activations stay channels-last (NHWC) between layers, which oneDNN convolves faster than
+//    NCHW at these sizes, with no reorders between layers;
 //  - a strided transposed convolution with few output channels is one matrix product (input
-//    pixels × kernel taps, MKL) and a scatter-add of its columns (col2im): 1.4-5x faster than
-//    oneDNN's kernel, which is slow there (the decoders' last layers). Its backward is
+//    pixels × kernel taps, MKL) and a scatter-add of its columns (col2im), where oneDNN's
+//    kernel is slow: the CAE decoder's forward passes run 1.4-3.8x faster. Its backward is
 //    oneDNN's, which is fast.
 // On another device, or for a dtype other than float32, they call ATen's own kernels.
 // Measured per layer in docs/benchmarks.md.
