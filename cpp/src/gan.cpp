@@ -120,16 +120,14 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed) : spec_(std::move(spec)) {
     generator_ = nn::Sequential(
         nn::Linear(spec_.noise_dim, 128 * h * w), nn::BatchNorm1d(128 * h * w), nn::ReLU(),
         nn::Unflatten(nn::UnflattenOptions(1, {128, h, w})),
-        ConvTranspose2dLayer(ConvGeometry{128, 64, 4, 2, 1}),
-        nn::BatchNorm2d(64), nn::ReLU(),
-        ConvTranspose2dLayer(ConvGeometry{64, channels, 4, 2, 1}),
-        nn::Tanh());
-    discriminator_ = nn::Sequential(
-        Conv2dLayer(ConvGeometry{channels, 64, 4, 2, 1}),
-        nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
-        Conv2dLayer(ConvGeometry{64, 128, 4, 2, 1}), nn::BatchNorm2d(128),
-        nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Flatten(),
-        nn::Linear(128 * h * w, 1));
+        ConvTranspose2dLayer(ConvGeometry{128, 64, 4, 2, 1}), nn::BatchNorm2d(64), nn::ReLU(),
+        ConvTranspose2dLayer(ConvGeometry{64, channels, 4, 2, 1}), nn::Tanh());
+    discriminator_ =
+        nn::Sequential(Conv2dLayer(ConvGeometry{channels, 64, 4, 2, 1}),
+                       nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
+                       Conv2dLayer(ConvGeometry{64, 128, 4, 2, 1}), nn::BatchNorm2d(128),
+                       nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Flatten(),
+                       nn::Linear(128 * h * w, 1));
   } else {
     const FullyConnectedLayout layout = layout_of(spec_.architecture);
     const int64_t pixels = channels * height * width;
