@@ -327,11 +327,11 @@ def _losses(train: float, val: float | None) -> str:
     return f"train loss {train:.5f}" + ("" if val is None else f", val loss {val:.5f}")
 
 
-def udl_cae(images: udl.datasets.ImageSet, epochs: int, threads: int) -> list[float]:
-    result = udl.train_cae(
-        images,
-        **CAE,
-        **CAE_TRAINING,
+def _udl_epoch_seconds(train, *args, epochs: int, threads: int, **settings) -> list[float]:
+    """Seconds of every epoch of one udl autoencoder or VAE run, early stopping off."""
+    result = train(
+        *args,
+        **settings,
         epochs=epochs,
         seed=SEED,
         early_stopping=False,
@@ -341,32 +341,27 @@ def udl_cae(images: udl.datasets.ImageSet, epochs: int, threads: int) -> list[fl
     return [r.seconds for r in result.history]
 
 
+def udl_cae(images: udl.datasets.ImageSet, epochs: int, threads: int) -> list[float]:
+    return _udl_epoch_seconds(
+        udl.train_cae, images, **CAE, **CAE_TRAINING, epochs=epochs, threads=threads
+    )
+
+
 def udl_report001(images: udl.datasets.ImageSet, epochs: int, threads: int) -> list[float]:
-    result = udl.train_autoencoder(
+    return _udl_epoch_seconds(
+        udl.train_autoencoder,
         REPORT001_SPEC,
         images,
         **REPORT001_TRAINING,
         epochs=epochs,
-        seed=SEED,
-        early_stopping=False,
         threads=threads,
-        callback=_udl_callback,
     )
-    return [r.seconds for r in result.history]
 
 
 def udl_vae(images: udl.datasets.ImageSet, epochs: int, threads: int) -> list[float]:
-    result = udl.train_vae(
-        images,
-        **VAE,
-        **VAE_TRAINING,
-        epochs=epochs,
-        seed=SEED,
-        early_stopping=False,
-        threads=threads,
-        callback=_udl_callback,
+    return _udl_epoch_seconds(
+        udl.train_vae, images, **VAE, **VAE_TRAINING, epochs=epochs, threads=threads
     )
-    return [r.seconds for r in result.history]
 
 
 def udl_dcgan(images: udl.datasets.ImageSet, epochs: int, threads: int) -> list[float]:

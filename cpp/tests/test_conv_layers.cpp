@@ -28,6 +28,19 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, co
   EXPECT_LT((actual - expected).abs().max().item<double>() / scale, 1e-5) << what;
 }
 
+// `actual` and `expected`, both computed from (x, w, b), agree, and so do their gradients
+// with respect to all three for a random output gradient.
+void expect_same_function(const torch::Tensor& actual, const torch::Tensor& expected,
+                          const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  expect_close(actual, expected, "output");
+  const torch::Tensor probe = torch::randn_like(expected);
+  const auto [ex, ew, eb] = gradients(expected, probe, x, w, b);
+  const auto [ax, aw, ab] = gradients(actual, probe, x, w, b);
+  expect_close(ax, ex, "input gradient");
+  expect_close(aw, ew, "weight gradient");
+  expect_close(ab, eb, "bias gradient");
+}
+
 struct Case {
   int64_t n, in_channels, out_channels, size, kernel, stride, padding, output_padding;
 };
@@ -43,18 +56,12 @@ TEST_P(TransposedConv, MatchesAtenForwardAndGradients) {
   const torch::Tensor w =
       torch::randn({c.in_channels, c.out_channels, c.kernel, c.kernel}).requires_grad_();
   const torch::Tensor b = torch::randn({c.out_channels}).requires_grad_();
-  const torch::Tensor expected =
-      at::conv_transpose2d(x, w, b, c.stride, c.padding, {c.output_padding, c.output_padding});
   const torch::Tensor actual = udl::transposed_conv2d_gemm(x, w, b, g);
-  expect_close(actual, expected, "output");
   EXPECT_TRUE(actual.is_contiguous(at::MemoryFormat::ChannelsLast));
-
-  const torch::Tensor probe = torch::randn_like(expected);
-  const auto [ex, ew, eb] = gradients(expected, probe, x, w, b);
-  const auto [ax, aw, ab] = gradients(actual, probe, x, w, b);
-  expect_close(ax, ex, "input gradient");
-  expect_close(aw, ew, "weight gradient");
-  expect_close(ab, eb, "bias gradient");
+  expect_same_function(
+      actual,
+      at::conv_transpose2d(x, w, b, c.stride, c.padding, {c.output_padding, c.output_padding}), x,
+      w, b);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -69,7 +76,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{1, 3, 2, 1, 3, 2, 0, 0},     // a single input pixel
                       Case{2, 6, 40, 4, 3, 2, 1, 1}));  // more columns than one alignment
 
-// Conv2dLayer's own backward (oneDNN, or col2im for the input gradient) against ATen's.
+// Conv2dLayer (channels-last, one-channel strides rewritten) against ATen's NCHW convolution.
 class Conv : public udl_test::OneThread, public ::testing::WithParamInterface<Case> {};
 
 TEST_P(Conv, LayerMatchesAtenForwardAndGradients) {
@@ -83,15 +90,8 @@ TEST_P(Conv, LayerMatchesAtenForwardAndGradients) {
     layer->bias.normal_();
   }
   const torch::Tensor x = torch::randn({c.n, c.in_channels, c.size, c.size}).requires_grad_();
-  const torch::Tensor expected = at::conv2d(x, layer->weight, layer->bias, c.stride, c.padding);
-  const torch::Tensor actual = layer(x);
-  expect_close(actual, expected, "output");
-  const torch::Tensor probe = torch::randn_like(expected);
-  const auto [ex, ew, eb] = gradients(expected, probe, x, layer->weight, layer->bias);
-  const auto [ax, aw, ab] = gradients(actual, probe, x, layer->weight, layer->bias);
-  expect_close(ax, ex, "input gradient");
-  expect_close(aw, ew, "weight gradient");
-  expect_close(ab, eb, "bias gradient");
+  expect_same_function(layer(x), at::conv2d(x, layer->weight, layer->bias, c.stride, c.padding), x,
+                       layer->weight, layer->bias);
 }
 
 INSTANTIATE_TEST_SUITE_P(
