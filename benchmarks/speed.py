@@ -66,7 +66,7 @@ REPORT001_SPEC = udl.AutoencoderSpec(
 REPORT001_TRAINING = {"loss": "bce", "lr": 2.89e-3, "weight_decay": 6.51e-7, "batch_size": 383}
 
 # udl.train_vae's defaults, spelled out (tests/test_speed_benchmark.py checks them).
-VAE = {"nf": 8, "latent_dim": 2, "beta": 0.8, "reconstruction": "mse"}
+VAE = {"nf": 8, "latent_dim": 2, "beta": 0.8, "loss": "mse"}
 VAE_TRAINING = {"lr": 1e-3, "batch_size": 256}
 
 # udl.train_gan(architecture="dcgan")'s defaults, spelled out.

@@ -65,6 +65,57 @@ def test_resumed_dae_matches_the_uninterrupted_run(small_train, tmp_path: Path) 
         np.testing.assert_array_equal(resumed.model.state_dict()[name], weights, err_msg=name)
 
 
+def test_resumed_gan_has_the_weights_and_samples_of_the_uninterrupted_run(
+    small_train, tmp_path: Path
+) -> None:
+    settings = {"architecture": "fc_leaky", "noise_dim": 8, "epochs": 3, "threads": 1}
+    settings |= {"sample_epochs": [1, 3], "sample_count": 4, "seed": 2}
+    data = small_train[:256]
+    whole = udl.train_gan(data, **settings)
+    checkpoint = tmp_path / "gan.ckpt"
+    with pytest.raises(_Stop):
+        udl.train_gan(data, checkpoint=checkpoint, callback=_stop_at(2), **settings)
+    resumed = udl.train_gan(data, checkpoint=checkpoint, resume=True, **settings)
+    assert [dict(r, seconds=0) for r in resumed.history] == [
+        dict(r, seconds=0) for r in whole.history
+    ]
+    assert resumed.samples.keys() == whole.samples.keys() == {1, 3}
+    for epoch, images in whole.samples.items():
+        np.testing.assert_array_equal(resumed.samples[epoch], images)
+    np.testing.assert_array_equal(
+        resumed.model.generate(8, seed=1), whole.model.generate(8, seed=1)
+    )
+
+
+def test_resumed_cross_validation_skips_finished_folds(mnist, tmp_path: Path) -> None:
+    data = udl.datasets.from_numpy(mnist.train.images[:300], mnist.train.labels[:300])
+    spec = udl.AutoencoderSpec.conv_autoencoder(4, 3)
+    settings = {"k": 3, "epochs": 2, "threads": 1, "batch_size": 64, "seed": 1}
+    whole = udl.cross_validate(spec, data, **settings)
+    checkpoint = tmp_path / "cv.ckpt"
+
+    def stop_in_fold_one(record) -> None:
+        if record.fold == 1 and record.epoch == 1:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        udl.cross_validate(spec, data, checkpoint=checkpoint, callback=stop_in_fold_one, **settings)
+    trained: list[tuple[int, int]] = []
+    resumed = udl.cross_validate(
+        spec,
+        data,
+        checkpoint=checkpoint,
+        resume=True,
+        callback=lambda r: trained.append((r.fold, r.epoch)),
+        **settings,
+    )
+    assert trained == [(1, 2), (2, 1), (2, 2)]  # fold 0 done, fold 1 from its checkpoint
+    assert [f.best_val_loss for f in resumed.folds] == [f.best_val_loss for f in whole.folds]
+    assert resumed.best_fold == whole.best_fold
+    for name, weights in whole.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[name], weights, err_msg=name)
+
+
 def test_resume_without_a_file_starts_afresh(small_train, tmp_path: Path) -> None:
     fresh = udl.train_cae(small_train, checkpoint=tmp_path / "new.ckpt", resume=True, **DEMANDING)
     assert len(fresh.history) == DEMANDING["epochs"]
@@ -100,12 +151,6 @@ def test_a_checkpoint_of_another_seed_is_refused(small_train, tmp_path: Path) ->
     udl.train_cae(small_train, checkpoint=checkpoint, **{**DEMANDING, "epochs": 1})
     with pytest.raises(udl.InvalidArgument, match="seed 3, this run has 4"):
         udl.train_cae(small_train, checkpoint=checkpoint, resume=True, **{**DEMANDING, "seed": 4})
-
-
-def test_cross_validation_refuses_a_checkpoint(small_train, tmp_path: Path) -> None:
-    spec = udl.AutoencoderSpec.conv_autoencoder(4, 3)
-    with pytest.raises(udl.InvalidArgument, match="cross-validation does not checkpoint"):
-        udl.cross_validate(spec, small_train, k=2, epochs=1, checkpoint=tmp_path / "c")
 
 
 def test_udl_train_resume_continues_an_interrupted_run(

@@ -57,13 +57,13 @@ def test_help_shows_every_training_parameter_with_the_library_default(
 ) -> None:
     assert cli.main(["train", "cae", "--help"]) == 0
     help_of = " ".join(capsys.readouterr().out.split())
-    parameters = {*udl._loop.LOOP_PARAMETERS, "loss", "prune_every", "passes", "nf"}
+    parameters = {*udl.settings.LOOP_SETTINGS, "loss", "prune_every", "passes", "nf"}
     for parameter in parameters - {"checkpoint"}:  # a run folder always checkpoints
         assert f"--{parameter.replace('_', '-')}" in help_of
     assert "--resume RUN_DIR continue an interrupted run" in help_of
     # The help text and defaults are the library's own docstring and signature.
     assert "--latent-dim LATENT_DIM size of the code. (default: 10)" in help_of
-    assert "--lr LR learning rate, > 0. (default: 0.001)" in help_of
+    assert "--lr LR learning rate, > 0 (default: 0.001)" in help_of
     assert "--early-stopping, --no-early-stopping stop after `patience` epochs" in help_of
     assert "--config FILE TOML file of settings" in help_of
 

@@ -62,7 +62,8 @@ def test_best_epoch_is_argmin_of_val_loss(three_epochs: TrainResult) -> None:
 
 def test_history_table_marks_the_best_epoch(three_epochs: TrainResult) -> None:
     lines = three_epochs.history_table().splitlines()
-    assert lines[0].split() == ["epoch", "train_loss", "val_loss", "seconds"]
+    # Every numeric figure the C++ record declares, in its order.
+    assert lines[0].split() == ["epoch", "train_loss", "val_loss", "val_mse", "seconds"]
     assert len(lines) == 4
     marked = [line for line in lines[1:] if line.endswith(" *")]
     assert len(marked) == 1

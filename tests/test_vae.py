@@ -145,7 +145,7 @@ def test_negative_beta(beta: float, small_train: np.ndarray) -> None:
 
 
 def test_bce_reconstruction(small_train: np.ndarray, test_images: np.ndarray) -> None:
-    result = train_vae(small_train[:256], test=test_images[:64], reconstruction="bce", **TINY)
+    result = train_vae(small_train[:256], test=test_images[:64], loss="bce", **TINY)
     record = result.history[0]
     assert math.isfinite(record.val_loss) and record.val_reconstruction > 0
     # Binary cross-entropy summed over pixels is not the squared error: it is far larger.
@@ -155,7 +155,7 @@ def test_bce_reconstruction(small_train: np.ndarray, test_images: np.ndarray) ->
 
 def test_unknown_reconstruction(small_train: np.ndarray) -> None:
     with pytest.raises(ValueError, match="unknown loss 'l1'"):
-        train_vae(small_train[:64], reconstruction="l1", **TINY)
+        train_vae(small_train[:64], loss="l1", **TINY)
 
 
 @pytest.mark.parametrize(

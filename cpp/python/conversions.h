@@ -16,7 +16,7 @@
 #include "udl/errors.h"
 #include "udl/idx.h"
 #include "udl/image_set.h"
-#include "udl/training_loop.h"
+#include "udl/loop.h"
 
 namespace py = pybind11;
 

@@ -16,7 +16,7 @@ namespace udl::detail {
 namespace {
 
 constexpr const char* kFormat = "udl checkpoint";
-constexpr int64_t kVersion = 1;
+constexpr int64_t kVersion = 2;
 
 // Every parameter's and buffer's name and shape: a checkpoint only fits the same model.
 std::string layout_of(torch::nn::Module& model) {
@@ -33,6 +33,15 @@ void fsync_path(const std::string& path, int flags) {
   ::close(fd);
   if (synced != 0) throw std::runtime_error("cannot sync " + path);
 }
+
+void require_same(const std::string& path, const std::string& what, int64_t saved, int64_t now) {
+  if (saved != now) {
+    throw InvalidArgument("checkpoint " + path + " was written with " + what + " " +
+                          std::to_string(saved) + ", this run has " + std::to_string(now));
+  }
+}
+
+}  // namespace
 
 int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key) {
   c10::IValue value;
@@ -58,17 +67,9 @@ torch::Tensor read_tensor(torch::serialize::InputArchive& archive, const std::st
   return tensor;
 }
 
-void require_same(const std::string& path, const std::string& what, int64_t saved, int64_t now) {
-  if (saved != now) {
-    throw InvalidArgument("checkpoint " + path + " was written with " + what + " " +
-                          std::to_string(saved) + ", this run has " + std::to_string(now));
-  }
-}
-
-}  // namespace
-
 void write_checkpoint(const std::string& path, const CheckpointIdentity& identity,
-                      torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                      torch::nn::Module& model,
+                      const std::vector<torch::optim::Optimizer*>& optimizers,
                       const std::vector<at::Generator>& generators, const LoopProgress& progress) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
@@ -82,9 +83,12 @@ void write_checkpoint(const std::string& path, const CheckpointIdentity& identit
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
-  torch::serialize::OutputArchive optimizer_archive;
-  optimizer.save(optimizer_archive);
-  archive.write("optimizer_state", optimizer_archive);
+  archive.write("optimizers", c10::IValue(static_cast<int64_t>(optimizers.size())));
+  for (size_t i = 0; i < optimizers.size(); ++i) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizers[i]->save(optimizer_archive);
+    archive.write("optimizer_state_" + std::to_string(i), optimizer_archive);
+  }
   archive.write("generators", c10::IValue(static_cast<int64_t>(generators.size())));
   for (size_t i = 0; i < generators.size(); ++i) {
     at::Generator generator = generators[i];  // a handle to the same state
@@ -110,8 +114,14 @@ void write_checkpoint(const std::string& path, const CheckpointIdentity& identit
     cells = std::copy(row.begin(), row.end(), cells);
   }
   archive.write("history", history);
+  archive.write("kept", c10::IValue(static_cast<int64_t>(progress.kept.size())));
+  for (size_t i = 0; i < progress.kept.size(); ++i) {
+    archive.write("kept_" + std::to_string(i), progress.kept[i]);
+  }
+  save_atomically(archive, path);
+}
 
-  // Whole or not at all: an interrupted write leaves the previous checkpoint in place.
+void save_atomically(torch::serialize::OutputArchive& archive, const std::string& path) {
   const std::string temporary = path + ".tmp" + std::to_string(::getpid());
   try {
     archive.save_to(temporary);
@@ -122,14 +132,15 @@ void write_checkpoint(const std::string& path, const CheckpointIdentity& identit
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     std::remove(temporary.c_str());
-    throw std::runtime_error("cannot move the checkpoint into place at " + path);
+    throw std::runtime_error("cannot move the file into place at " + path);
   }
   const auto folder = std::filesystem::path(path).parent_path();
   fsync_path(folder.empty() ? "." : folder.string(), O_RDONLY | O_DIRECTORY);
 }
 
 LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& identity,
-                             torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                             torch::nn::Module& model,
+                             const std::vector<torch::optim::Optimizer*>& optimizers,
                              const std::vector<at::Generator>& generators) {
   torch::serialize::InputArchive archive;
   LoopProgress progress;
@@ -157,9 +168,13 @@ LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& 
     torch::serialize::InputArchive model_archive;
     archive.read("model", model_archive);
     model.load(model_archive);
-    torch::serialize::InputArchive optimizer_archive;
-    archive.read("optimizer_state", optimizer_archive);
-    optimizer.load(optimizer_archive);
+    require_same(path, "optimizers", read_int(archive, "optimizers"),
+                 static_cast<int64_t>(optimizers.size()));
+    for (size_t i = 0; i < optimizers.size(); ++i) {
+      torch::serialize::InputArchive optimizer_archive;
+      archive.read("optimizer_state_" + std::to_string(i), optimizer_archive);
+      optimizers[i]->load(optimizer_archive);
+    }
     require_same(path, "random-number generators", read_int(archive, "generators"),
                  static_cast<int64_t>(generators.size()));
     for (size_t i = 0; i < generators.size(); ++i) {
@@ -185,6 +200,10 @@ LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& 
       const torch::Tensor row = history[r].contiguous();
       progress.history.emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
     }
+    const int64_t kept_count = read_int(archive, "kept");
+    for (int64_t i = 0; i < kept_count; ++i) {
+      progress.kept.push_back(read_tensor(archive, "kept_" + std::to_string(i)));
+    }
   } catch (const InvalidArgument&) {
     throw;
   } catch (const DataFormatError&) {
@@ -194,78 +213,6 @@ LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& 
                           std::string(error.what()).substr(0, 200) + ")");
   }
   return progress;
-}
-
-std::vector<double> to_row(const EpochStats& s) {
-  std::vector<double> row = {static_cast<double>(s.fold),
-                             static_cast<double>(s.epoch),
-                             s.train_loss,
-                             s.val_loss,
-                             s.val_mse,
-                             s.seconds,
-                             s.improved ? 1.0 : 0.0};
-  row.insert(row.end(), s.sparsity.begin(), s.sparsity.end());
-  return row;
-}
-
-void from_row(const std::vector<double>& row, EpochStats& s) {
-  if (row.size() != 7 + s.sparsity.size()) throw std::runtime_error("bad history row");
-  s.fold = static_cast<int64_t>(row[0]);
-  s.epoch = static_cast<int64_t>(row[1]);
-  s.train_loss = row[2];
-  s.val_loss = row[3];
-  s.val_mse = row[4];
-  s.seconds = row[5];
-  s.improved = row[6] != 0.0;
-  std::copy(row.begin() + 7, row.end(), s.sparsity.begin());
-}
-
-std::vector<double> to_row(const ClassifierEpochStats& s) {
-  return {static_cast<double>(s.epoch),
-          s.train_loss,
-          s.train_accuracy,
-          s.val_loss,
-          s.val_accuracy,
-          s.seconds,
-          s.improved ? 1.0 : 0.0};
-}
-
-void from_row(const std::vector<double>& row, ClassifierEpochStats& s) {
-  if (row.size() != 7) throw std::runtime_error("bad history row");
-  s.epoch = static_cast<int64_t>(row[0]);
-  s.train_loss = row[1];
-  s.train_accuracy = row[2];
-  s.val_loss = row[3];
-  s.val_accuracy = row[4];
-  s.seconds = row[5];
-  s.improved = row[6] != 0.0;
-}
-
-std::vector<double> to_row(const VaeEpochStats& s) {
-  return {static_cast<double>(s.epoch),
-          s.train_loss,
-          s.train_reconstruction,
-          s.train_kl,
-          s.val_loss,
-          s.val_reconstruction,
-          s.val_kl,
-          s.val_mse,
-          s.seconds,
-          s.improved ? 1.0 : 0.0};
-}
-
-void from_row(const std::vector<double>& row, VaeEpochStats& s) {
-  if (row.size() != 10) throw std::runtime_error("bad history row");
-  s.epoch = static_cast<int64_t>(row[0]);
-  s.train_loss = row[1];
-  s.train_reconstruction = row[2];
-  s.train_kl = row[3];
-  s.val_loss = row[4];
-  s.val_reconstruction = row[5];
-  s.val_kl = row[6];
-  s.val_mse = row[7];
-  s.seconds = row[8];
-  s.improved = row[9] != 0.0;
 }
 
 }  // namespace udl::detail

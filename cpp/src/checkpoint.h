@@ -7,12 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "udl/classifier.h"
 #include "udl/early_stopping.h"
+#include "udl/loop.h"
 #include "udl/torch_api.h"
-#include "udl/training.h"
-#include "udl/training_loop.h"
-#include "udl/vae.h"
 
 namespace udl::detail {
 
@@ -23,34 +20,39 @@ struct LoopProgress {
   int64_t epochs_on_plateau = 0;
   std::vector<torch::Tensor> best_state;     // empty: none kept
   std::vector<std::vector<double>> history;  // one row per finished epoch (see to_row)
+  std::vector<torch::Tensor> kept;           // what the model keeps across epochs
 };
 
 // What a checkpoint belongs to; a resume with other values is refused.
 struct CheckpointIdentity {
-  std::string loop;  // "autoencoder", "classifier", "vae"
+  std::string loop;  // "autoencoder", "classifier", "vae", "gan"
   uint64_t seed = 0;
   int64_t batch_size = 0;
   OptimizerKind optimizer = OptimizerKind::kAdam;
 };
 
+// Writes `archive` to `path` atomically: a temporary file beside it, fsync, rename, fsync of
+// the folder. An interrupted write leaves the previous file in place.
+void save_atomically(torch::serialize::OutputArchive& archive, const std::string& path);
+
+// Typed reads of an archive's values (torch's errors for a missing or mistyped key).
+int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key);
+double read_double(torch::serialize::InputArchive& archive, const std::string& key);
+std::string read_string(torch::serialize::InputArchive& archive, const std::string& key);
+torch::Tensor read_tensor(torch::serialize::InputArchive& archive, const std::string& key);
+
 // Writes path atomically: a temporary file beside it, fsync, rename, fsync of the folder.
 void write_checkpoint(const std::string& path, const CheckpointIdentity& identity,
-                      torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                      torch::nn::Module& model,
+                      const std::vector<torch::optim::Optimizer*>& optimizers,
                       const std::vector<at::Generator>& generators, const LoopProgress& progress);
 
-// Loads a checkpoint into model, optimizer and generators and returns the loop's progress.
+// Loads a checkpoint into model, optimizers and generators and returns the loop's progress.
 // Throws DataFormatError for a file that is not a udl checkpoint or is truncated, and
 // InvalidArgument for one of another loop, seed, batch size, optimizer or architecture.
 LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& identity,
-                             torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                             torch::nn::Module& model,
+                             const std::vector<torch::optim::Optimizer*>& optimizers,
                              const std::vector<at::Generator>& generators);
-
-// One epoch's figures as a row of numbers and back (for the history in a checkpoint).
-std::vector<double> to_row(const EpochStats& stats);
-std::vector<double> to_row(const ClassifierEpochStats& stats);
-std::vector<double> to_row(const VaeEpochStats& stats);
-void from_row(const std::vector<double>& row, EpochStats& stats);
-void from_row(const std::vector<double>& row, ClassifierEpochStats& stats);
-void from_row(const std::vector<double>& row, VaeEpochStats& stats);
 
 }  // namespace udl::detail

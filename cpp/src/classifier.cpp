@@ -1,9 +1,8 @@
 #include "udl/classifier.h"
 
-#include <chrono>
 #include <sstream>
 
-#include "epoch_loop.h"
+#include "engine.h"
 #include "udl/errors.h"
 #include "udl/layers.h"
 #include "udl/model_file.h"
@@ -187,7 +186,6 @@ ClassificationScores evaluate_classifier(Classifier& model, const ImageSet& set,
 ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
                                        const ImageSet* test, const LoopConfig& config,
                                        const ClassifierHooks& hooks) {
-  const auto run_start = std::chrono::steady_clock::now();
   validate(config);
   const ClassifierSpec& spec = model->spec();
   check_image_shape(spec.encoder.input_shape, data.images());
@@ -201,51 +199,39 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
     if (p.requires_grad()) trainable.push_back(p);
   }
   if (trainable.empty()) throw InvalidArgument("every parameter is frozen: nothing to train");
-  const detail::ThreadCountGuard threads(config.threads);
-  const detail::CpuAllocationCache allocation_cache;
+  detail::Engine<ClassifierEpochRecord> engine("classifier", config, hooks);
   const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
   const torch::Tensor& train_labels = *split.train.labels();
-  auto optimizer = detail::make_optimizer(trainable, config);
-  auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
-  const detail::Resumable resumable{
-      {"classifier", config.seed, config.batch_size, config.optimizer},
-      {shuffle_generator, model->dropout_generator()}};
+  torch::optim::Optimizer& optimizer = engine.optimizer(trainable);
+  engine.track(model->dropout_generator());
 
   int64_t correct = 0;
   auto train_batch = [&](const torch::Tensor& indices) {
     const torch::Tensor images = split.train.batch(indices);
     const torch::Tensor truth = train_labels.index_select(0, indices);
-    optimizer->zero_grad();
+    optimizer.zero_grad();
     const torch::Tensor log_p = model->forward(images);
     torch::Tensor loss = torch::nll_loss(log_p, truth);
     loss.backward();
-    optimizer->step();
+    optimizer.step();
     correct += log_p.argmax(1).eq(truth).sum().item<int64_t>();
     return loss.item<double>();
   };
   auto run_epoch = [&](int64_t) {
     model->train();
     correct = 0;
-    ClassifierEpochStats stats;
-    stats.train_loss =
-        detail::run_shuffled_batches(split.train.size(), config.batch_size, shuffle_generator,
-                                     hooks.poll_interrupt, train_batch);
-    stats.train_accuracy = static_cast<double>(correct) / static_cast<double>(split.train.size());
+    ClassifierEpochRecord record;
+    record.train_loss = engine.shuffled_batches(split.train.size(), train_batch);
+    record.train_accuracy = static_cast<double>(correct) / static_cast<double>(split.train.size());
     const ClassificationScores val =
         evaluate_classifier(model, split.validation, config.batch_size);
-    stats.val_loss = val.loss;
-    stats.val_accuracy = val.accuracy;
-    return stats;
+    record.val_loss = val.loss;
+    record.val_accuracy = val.accuracy;
+    return record;
   };
-  auto outcome = detail::run_epochs<ClassifierEpochStats>(*model, *optimizer, config, hooks,
-                                                          resumable, run_epoch);
-
   ClassifierTrainResult result;
-  result.history = std::move(outcome.history);
-  result.best_epoch = outcome.best_epoch;
-  result.best_val_loss = outcome.best_val_loss;
-  result.stop_reason = outcome.stop_reason;
-  result.seconds = detail::seconds_since(run_start);
+  static_cast<TrainingRun<ClassifierEpochRecord>&>(result) =
+      engine.run(*model, run_epoch, [](const ClassifierEpochRecord& r) { return r.val_loss; });
   if (test != nullptr) result.test = evaluate_classifier(model, *test, config.batch_size);
   return result;
 }

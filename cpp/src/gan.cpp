@@ -1,11 +1,10 @@
 #include "udl/gan.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <sstream>
 
-#include "epoch_loop.h"
+#include "engine.h"
 #include "udl/conv_layers.h"
 #include "udl/errors.h"
 #include "udl/layers.h"
@@ -108,12 +107,13 @@ void validate(const GanSpec& spec) {
   }
 }
 
-GanImpl::GanImpl(GanSpec spec, uint64_t seed) : spec_(std::move(spec)) {
+GanImpl::GanImpl(GanSpec spec, uint64_t seed)
+    : spec_(std::move(spec)),
+      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
   validate(spec_);
   const int64_t channels = spec_.image_shape[0];
   const int64_t height = spec_.image_shape[1];
   const int64_t width = spec_.image_shape[2];
-  auto dropout_generator = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL);
   if (spec_.architecture == GanArchitecture::kDcgan) {
     const int64_t h = height / 4;
     const int64_t w = width / 4;
@@ -132,12 +132,12 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed) : spec_(std::move(spec)) {
     const FullyConnectedLayout layout = layout_of(spec_.architecture);
     const int64_t pixels = channels * height * width;
     generator_ = linear_stack(spec_.noise_dim, layout.generator_widths, pixels, layout.leaky,
-                              layout.generator_dropout ? layout.dropout : 0.0, dropout_generator);
+                              layout.generator_dropout ? layout.dropout : 0.0, dropout_generator_);
     generator_->push_back(nn::Tanh());
     generator_->push_back(nn::Unflatten(nn::UnflattenOptions(1, {channels, height, width})));
     discriminator_ = nn::Sequential(nn::Flatten());
     discriminator_->extend(*linear_stack(pixels, layout.discriminator_widths, 1, layout.leaky,
-                                         layout.dropout, dropout_generator));
+                                         layout.dropout, dropout_generator_));
   }
   register_module("generator", generator_);
   register_module("discriminator", discriminator_);
@@ -156,25 +156,16 @@ torch::Tensor GanImpl::discriminate(const torch::Tensor& images) {
 }
 
 void validate(const GanConfig& config) {
-  auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw InvalidArgument(message);
-  };
-  require(std::isfinite(config.learning_rate) && config.learning_rate > 0,
-          "lr (learning rate) must be > 0, got " + std::to_string(config.learning_rate));
-  require(config.beta1 >= 0 && config.beta1 < 1,
-          "beta1 must be in [0, 1), got " + std::to_string(config.beta1));
-  require(config.beta2 >= 0 && config.beta2 < 1,
-          "beta2 must be in [0, 1), got " + std::to_string(config.beta2));
-  require(config.batch_size > 0,
-          "batch_size must be > 0, got " + std::to_string(config.batch_size));
-  require(config.epochs > 0, "epochs must be > 0, got " + std::to_string(config.epochs));
-  require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
-  require(config.sample_count > 0,
-          "the sample count must be > 0, got " + std::to_string(config.sample_count));
+  validate(static_cast<const LoopConfig&>(config));
+  if (config.sample_count <= 0) {
+    throw InvalidArgument("the sample count must be > 0, got " +
+                          std::to_string(config.sample_count));
+  }
   for (int64_t epoch : config.sample_epochs) {
-    require(epoch >= 1 && epoch <= config.epochs, "sample epoch " + std::to_string(epoch) +
-                                                      " is outside 1.." +
-                                                      std::to_string(config.epochs));
+    if (epoch < 1 || epoch > config.epochs) {
+      throw InvalidArgument("sample epoch " + std::to_string(epoch) + " is outside 1.." +
+                            std::to_string(config.epochs));
+    }
   }
 }
 
@@ -221,65 +212,67 @@ torch::Tensor gan_generate(Gan& model, int64_t count, uint64_t seed) {
 
 GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& config,
                          const GanHooks& hooks) {
-  const auto run_start = std::chrono::steady_clock::now();
   validate(config);
   check_image_shape(model->spec().image_shape, data.images());
-  const detail::ThreadCountGuard threads(config.threads);
-  const detail::CpuAllocationCache allocation_cache;
-  auto adam = [&](std::vector<torch::Tensor> parameters) {
-    return torch::optim::Adam(
-        std::move(parameters),
-        torch::optim::AdamOptions(config.learning_rate).betas({config.beta1, config.beta2}));
-  };
-  torch::optim::Adam generator_optimizer = adam(model->generator_parameters());
-  torch::optim::Adam discriminator_optimizer = adam(model->discriminator_parameters());
-  auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
+  detail::Engine<GanEpochRecord> engine("gan", config, hooks);
+  torch::optim::Optimizer& generator_optimizer = engine.optimizer(model->generator_parameters());
+  torch::optim::Optimizer& discriminator_optimizer =
+      engine.optimizer(model->discriminator_parameters());
   auto noise_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 2);
+  engine.track(noise_generator);
+  engine.track(model->dropout_generator());
   const int64_t noise_dim = model->spec().noise_dim;
   const uint64_t sample_seed = config.seed ^ 0x5A3B1EULL;  // one fixed batch for every epoch
 
   GanTrainResult result;
-  result.stop_reason = "completed";
-  for (int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
+  // The samples of past epochs travel in the checkpoint: a resumed run has them all.
+  engine.keep(
+      [&] {
+        std::vector<torch::Tensor> kept;
+        for (const auto& [epoch, images] : result.samples) {
+          kept.push_back(torch::tensor({epoch}, torch::kInt64));
+          kept.push_back(images);
+        }
+        return kept;
+      },
+      [&](const std::vector<torch::Tensor>& kept) {
+        for (size_t i = 0; i + 1 < kept.size(); i += 2) {
+          result.samples.emplace_back(kept[i].item<int64_t>(), kept[i + 1]);
+        }
+      });
+  double generator_sum = 0.0;
+  double real_sum = 0.0;
+  double fake_sum = 0.0;
+  auto train_batch = [&](const torch::Tensor& indices) {
+    const int64_t n = indices.size(0);
+    const torch::Tensor real = data.batch(indices) * 2.0 - 1.0;
+    const torch::Tensor noise = torch::empty({n, noise_dim}).normal_(0.0, 1.0, noise_generator);
+    double real_score = 0.0;
+    double fake_score = 0.0;
+    const double d_loss =
+        discriminator_step(model, discriminator_optimizer, real, noise, &real_score, &fake_score);
+    generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
+    real_sum += real_score * static_cast<double>(n);
+    fake_sum += fake_score * static_cast<double>(n);
+    return d_loss;
+  };
+  auto run_epoch = [&](int64_t epoch) {
     model->train();
-    GanEpochStats stats;
-    stats.epoch = epoch;
-    double generator_sum = 0.0;
-    double real_sum = 0.0;
-    double fake_sum = 0.0;
-    auto train_batch = [&](const torch::Tensor& indices) {
-      const int64_t n = indices.size(0);
-      const torch::Tensor real = data.batch(indices) * 2.0 - 1.0;
-      const torch::Tensor noise = torch::empty({n, noise_dim}).normal_(0.0, 1.0, noise_generator);
-      double real_score = 0.0;
-      double fake_score = 0.0;
-      const double d_loss =
-          discriminator_step(model, discriminator_optimizer, real, noise, &real_score, &fake_score);
-      generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
-      real_sum += real_score * static_cast<double>(n);
-      fake_sum += fake_score * static_cast<double>(n);
-      return d_loss;
-    };
-    stats.discriminator_loss = detail::run_shuffled_batches(
-        data.size(), config.batch_size, shuffle_generator, hooks.poll_interrupt, train_batch);
+    generator_sum = real_sum = fake_sum = 0.0;
+    GanEpochRecord record;
+    record.discriminator_loss = engine.shuffled_batches(data.size(), train_batch);
     const double n = static_cast<double>(data.size());
-    stats.generator_loss = generator_sum / n;
-    stats.real_score = real_sum / n;
-    stats.fake_score = fake_sum / n;
+    record.generator_loss = generator_sum / n;
+    record.real_score = real_sum / n;
+    record.fake_score = fake_sum / n;
     if (std::find(config.sample_epochs.begin(), config.sample_epochs.end(), epoch) !=
         config.sample_epochs.end()) {
       result.samples.emplace_back(epoch, gan_generate(model, config.sample_count, sample_seed));
     }
-    stats.seconds = detail::seconds_since(start);
-    result.history.push_back(stats);
-    if (hooks.on_epoch) hooks.on_epoch(stats);
-    if (!std::isfinite(stats.generator_loss) || !std::isfinite(stats.discriminator_loss)) {
-      result.stop_reason = "diverged at epoch " + std::to_string(epoch);
-      break;
-    }
-  }
-  result.seconds = detail::seconds_since(run_start);
+    return record;
+  };
+  // Nothing to monitor: GAN losses do not measure quality.
+  static_cast<TrainingRun<GanEpochRecord>&>(result) = engine.run(*model, run_epoch, nullptr);
   return result;
 }
 

@@ -1,10 +1,9 @@
 #include "udl/vae.h"
 
-#include <chrono>
 #include <cmath>
 #include <sstream>
 
-#include "epoch_loop.h"
+#include "engine.h"
 #include "udl/errors.h"
 #include "udl/layers.h"
 #include "udl/model_file.h"
@@ -60,12 +59,12 @@ void validate(const VaeConfig& config) {
   }
 }
 
-torch::Tensor vae_loss(Vae& model, const torch::Tensor& images, LossKind reconstruction,
-                       double beta, VaeLoss* terms) {
+torch::Tensor vae_loss(Vae& model, const torch::Tensor& images, LossKind loss, double beta,
+                       VaeLoss* terms) {
   const VaeImpl::Output out = model->forward(images);
   const double n = static_cast<double>(images.size(0));
   const torch::Tensor decoded = torch::sigmoid(out.logits);
-  const torch::Tensor recon = reconstruction == LossKind::kBce
+  const torch::Tensor recon = loss == LossKind::kBce
                                   ? torch::binary_cross_entropy_with_logits(
                                         out.logits, images, {}, {}, at::Reduction::Sum) /
                                         n
@@ -90,7 +89,7 @@ VaeLoss evaluate_vae(Vae& model, const ImageSet& set, const VaeConfig& config) {
   for (int64_t begin = 0; begin < set.size(); begin += config.batch_size) {
     const int64_t end = std::min(set.size(), begin + config.batch_size);
     VaeLoss terms;
-    vae_loss(model, set.slice(begin, end), config.reconstruction, config.beta, &terms);
+    vae_loss(model, set.slice(begin, end), config.loss, config.beta, &terms);
     const double n = static_cast<double>(end - begin);
     sums.total += terms.total * n;
     sums.reconstruction += terms.reconstruction * n;
@@ -103,25 +102,23 @@ VaeLoss evaluate_vae(Vae& model, const ImageSet& set, const VaeConfig& config) {
 
 VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
                          const VaeConfig& config, const VaeHooks& hooks) {
-  const auto run_start = std::chrono::steady_clock::now();
   validate(config);
   const std::vector<int64_t>& shape = model->spec().architecture.input_shape;
   check_image_shape(shape, data.images());
   if (test != nullptr) check_image_shape(shape, test->images());
-  const detail::ThreadCountGuard threads(config.threads);
-  const detail::CpuAllocationCache allocation_cache;
+  detail::Engine<VaeEpochRecord> engine("vae", config, hooks);
   const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
-  auto optimizer = detail::make_optimizer(model->parameters(), config);
-  auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
+  torch::optim::Optimizer& optimizer = engine.optimizer(model->parameters());
+  engine.track(model->noise_generator());
 
   VaeLoss epoch_sums;
   auto train_batch = [&](const torch::Tensor& indices) {
-    optimizer->zero_grad();
+    optimizer.zero_grad();
     VaeLoss terms;
     torch::Tensor loss =
-        vae_loss(model, split.train.batch(indices), config.reconstruction, config.beta, &terms);
+        vae_loss(model, split.train.batch(indices), config.loss, config.beta, &terms);
     loss.backward();
-    optimizer->step();
+    optimizer.step();
     const double n = static_cast<double>(indices.size(0));
     epoch_sums.reconstruction += terms.reconstruction * n;
     epoch_sums.kl += terms.kl * n;
@@ -130,31 +127,21 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
   auto run_epoch = [&](int64_t) {
     model->train();
     epoch_sums = {};
-    VaeEpochStats stats;
-    stats.train_loss =
-        detail::run_shuffled_batches(split.train.size(), config.batch_size, shuffle_generator,
-                                     hooks.poll_interrupt, train_batch);
+    VaeEpochRecord record;
+    record.train_loss = engine.shuffled_batches(split.train.size(), train_batch);
     const double n = static_cast<double>(split.train.size());
-    stats.train_reconstruction = epoch_sums.reconstruction / n;
-    stats.train_kl = epoch_sums.kl / n;
+    record.train_reconstruction = epoch_sums.reconstruction / n;
+    record.train_kl = epoch_sums.kl / n;
     const VaeLoss val = evaluate_vae(model, split.validation, config);
-    stats.val_loss = val.total;
-    stats.val_reconstruction = val.reconstruction;
-    stats.val_kl = val.kl;
-    stats.val_mse = val.mse;
-    return stats;
+    record.val_loss = val.total;
+    record.val_reconstruction = val.reconstruction;
+    record.val_kl = val.kl;
+    record.val_mse = val.mse;
+    return record;
   };
-  const detail::Resumable resumable{{"vae", config.seed, config.batch_size, config.optimizer},
-                                    {shuffle_generator, model->noise_generator()}};
-  auto outcome =
-      detail::run_epochs<VaeEpochStats>(*model, *optimizer, config, hooks, resumable, run_epoch);
-
   VaeTrainResult result;
-  result.history = std::move(outcome.history);
-  result.best_epoch = outcome.best_epoch;
-  result.best_val_loss = outcome.best_val_loss;
-  result.stop_reason = outcome.stop_reason;
-  result.seconds = detail::seconds_since(run_start);
+  static_cast<TrainingRun<VaeEpochRecord>&>(result) =
+      engine.run(*model, run_epoch, [](const VaeEpochRecord& r) { return r.val_loss; });
   if (test != nullptr) result.test = evaluate_vae(model, *test, config);
   return result;
 }

@@ -5,7 +5,7 @@
 #include "allocation_cache.h"
 #include "test_support.h"
 #include "udl/autoencoder.h"
-#include "udl/training.h"
+#include "udl/autoencoder_training.h"
 
 namespace {
 

@@ -4,10 +4,11 @@
 #include <fstream>
 
 #include "test_support.h"
+#include "udl/autoencoder_training.h"
 #include "udl/classifier.h"
 #include "udl/cross_validation.h"
 #include "udl/errors.h"
-#include "udl/training.h"
+#include "udl/gan.h"
 #include "udl/vae.h"
 
 namespace {
@@ -26,6 +27,10 @@ class Checkpoint : public udl_test::OneThread {
   std::string path(const std::string& name) {
     paths_.push_back(temp_file("checkpoint", name));
     return paths_.back().string();
+  }
+  // The per-fold checkpoints a cross-validation writes beside its own, removed afterwards.
+  void paths_of_folds(const std::string& base, int64_t folds) {
+    for (int64_t i = 0; i < folds; ++i) paths_.emplace_back(base + ".fold" + std::to_string(i));
   }
 
  private:
@@ -58,8 +63,8 @@ udl::AutoencoderSpec dropout_spec() {
   return spec;
 }
 
-void expect_same_history(const std::vector<udl::EpochStats>& a,
-                         const std::vector<udl::EpochStats>& b) {
+void expect_same_history(const std::vector<udl::EpochRecord>& a,
+                         const std::vector<udl::EpochRecord>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].epoch, b[i].epoch);
@@ -70,7 +75,7 @@ void expect_same_history(const std::vector<udl::EpochStats>& a,
   }
 }
 
-void expect_same_weights(torch::nn::Module& a, torch::nn::Module& b) {
+void expect_same_weights(const torch::nn::Module& a, const torch::nn::Module& b) {
   const auto pa = a.parameters();
   const auto pb = b.parameters();
   ASSERT_EQ(pa.size(), pb.size());
@@ -86,7 +91,7 @@ TEST_F(Checkpoint, InterruptedAndResumedEqualsUninterrupted) {
   config.checkpoint_path = path("autoencoder");
   config.resume = true;  // no file yet: starts from scratch
   udl::TrainHooks stop_after_two;
-  stop_after_two.on_epoch = [](const udl::EpochStats& stats) {
+  stop_after_two.on_epoch = [](const udl::EpochRecord& stats) {
     if (stats.epoch == 2) throw Stop{};
   };
   udl::Autoencoder first(dropout_spec(), 5);
@@ -111,7 +116,7 @@ TEST_F(Checkpoint, ResumingAFinishedRunTrainsNoMore) {
   config.resume = true;
   int epochs_run = 0;
   udl::TrainHooks count;
-  count.on_epoch = [&](const udl::EpochStats&) { ++epochs_run; };
+  count.on_epoch = [&](const udl::EpochRecord&) { ++epochs_run; };
   udl::Autoencoder again(dropout_spec(), 5);
   const auto second = udl::train_autoencoder(again, data, nullptr, config, count);
   EXPECT_EQ(epochs_run, 0);
@@ -139,7 +144,7 @@ TEST_F(Checkpoint, ClassifierAndVaeResumeExactly) {
   loop.checkpoint_path = path("classifier");
   loop.resume = true;
   udl::ClassifierHooks stop;
-  stop.on_epoch = [](const udl::ClassifierEpochStats& s) {
+  stop.on_epoch = [](const udl::ClassifierEpochRecord& s) {
     if (s.epoch == 1) throw Stop{};
   };
   udl::Classifier first(classifier_spec, 2);
@@ -163,7 +168,7 @@ TEST_F(Checkpoint, ClassifierAndVaeResumeExactly) {
   vae_config.checkpoint_path = path("vae");
   vae_config.resume = true;
   udl::VaeHooks vae_stop;
-  vae_stop.on_epoch = [](const udl::VaeEpochStats& s) {
+  vae_stop.on_epoch = [](const udl::VaeEpochRecord& s) {
     if (s.epoch == 2) throw Stop{};
   };
   udl::Vae vae_first(vae_spec, 2);
@@ -230,15 +235,104 @@ TEST_F(Checkpoint, NoTemporaryFileIsLeftBehind) {
   }
 }
 
-TEST_F(Checkpoint, ResumeNeedsAPathAndCrossValidationTakesNone) {
+TEST_F(Checkpoint, ResumeNeedsAPath) {
   udl::TrainConfig config = demanding_config(1);
   config.resume = true;
   EXPECT_THROW(udl::validate(static_cast<const udl::LoopConfig&>(config)), udl::InvalidArgument);
+}
+
+void expect_same_folds(const udl::CrossValidationResult& a, const udl::CrossValidationResult& b) {
+  ASSERT_EQ(a.folds.size(), b.folds.size());
+  for (size_t i = 0; i < a.folds.size(); ++i) {
+    expect_same_history(a.folds[i].history, b.folds[i].history);
+    EXPECT_EQ(a.folds[i].best_epoch, b.folds[i].best_epoch);
+    EXPECT_EQ(a.folds[i].best_val_mse, b.folds[i].best_val_mse);
+    EXPECT_EQ(a.folds[i].stop_reason, b.folds[i].stop_reason);
+    EXPECT_EQ(*a.folds[i].test_loss, *b.folds[i].test_loss);
+  }
+  EXPECT_EQ(a.mean_val_loss, b.mean_val_loss);
+  EXPECT_EQ(a.best_fold, b.best_fold);
+  expect_same_weights(*a.best_model, *b.best_model);
+}
+
+TEST_F(Checkpoint, CrossValidationResumesFromFinishedFoldsAndTheRunningOne) {
+  udl::ImageSet data = blob_images(90, 6);
+  data = udl::ImageSet(data.images(), torch::arange(90, torch::kInt64).remainder(3));
+  const udl::CrossValidationConfig cv{3, true};
+  const auto uninterrupted =
+      udl::cross_validate(dropout_spec(), data, &data, demanding_config(3), cv);
+
+  udl::TrainConfig config = demanding_config(3);
   config.checkpoint_path = path("folds");
-  config.resume = false;
-  const udl::ImageSet data = blob_images(40, 7);
-  EXPECT_THROW(udl::cross_validate(dropout_spec(), data, nullptr, config, {2, false}),
-               udl::InvalidArgument);
+  config.resume = true;
+  // Interrupted in fold 1's second epoch: fold 0 is finished, fold 1 has a checkpoint.
+  udl::TrainHooks stop;
+  stop.on_epoch = [](const udl::EpochRecord& record) {
+    if (record.fold == 1 && record.epoch == 2) throw Stop{};
+  };
+  EXPECT_THROW(udl::cross_validate(dropout_spec(), data, &data, config, cv, stop), Stop);
+  ASSERT_TRUE(std::filesystem::exists(config.checkpoint_path));
+  ASSERT_TRUE(std::filesystem::exists(config.checkpoint_path + ".fold1"));
+  paths_of_folds(config.checkpoint_path, cv.folds);
+
+  std::vector<std::pair<int64_t, int64_t>> trained;  // (fold, epoch) run after the resume
+  udl::TrainHooks record_epochs;
+  record_epochs.on_epoch = [&](const udl::EpochRecord& r) {
+    trained.emplace_back(r.fold, r.epoch);
+  };
+  const auto resumed = udl::cross_validate(dropout_spec(), data, &data, config, cv, record_epochs);
+  ASSERT_FALSE(trained.empty());
+  EXPECT_EQ(trained.front(), (std::pair<int64_t, int64_t>{1, 3}));  // fold 0 is not retrained
+  expect_same_folds(uninterrupted, resumed);
+  EXPECT_FALSE(std::filesystem::exists(config.checkpoint_path + ".fold1"));
+
+  // A finished run resumes to the same result without training; another seed is refused.
+  trained.clear();
+  expect_same_folds(uninterrupted,
+                    udl::cross_validate(dropout_spec(), data, &data, config, cv, record_epochs));
+  EXPECT_TRUE(trained.empty());
+  config.seed = 6;
+  EXPECT_THROW(udl::cross_validate(dropout_spec(), data, &data, config, cv), udl::InvalidArgument);
+}
+
+TEST_F(Checkpoint, GanResumesWithTheSameWeightsAndSamples) {
+  const udl::ImageSet data = blob_images(96, 7);
+  udl::GanSpec spec;
+  spec.architecture = udl::GanArchitecture::kFullyConnectedLeaky;  // dropout in both networks
+  spec.image_shape = {1, 28, 28};
+  spec.noise_dim = 8;
+  udl::GanConfig config;
+  config.epochs = 4;
+  config.batch_size = 32;
+  config.threads = 1;
+  config.seed = 3;
+  config.sample_epochs = {1, 3, 4};
+  config.sample_count = 5;
+  udl::Gan whole(spec, 3);
+  const auto uninterrupted = udl::train_gan(whole, data, config);
+
+  config.checkpoint_path = path("gan");
+  config.resume = true;
+  udl::GanHooks stop;
+  stop.on_epoch = [](const udl::GanEpochRecord& record) {
+    if (record.epoch == 2) throw Stop{};
+  };
+  udl::Gan first(spec, 3);
+  EXPECT_THROW(udl::train_gan(first, data, config, stop), Stop);
+  udl::Gan resumed(spec, 3);
+  const auto result = udl::train_gan(resumed, data, config);
+  ASSERT_EQ(result.history.size(), uninterrupted.history.size());
+  for (size_t i = 0; i < result.history.size(); ++i) {
+    EXPECT_EQ(result.history[i].generator_loss, uninterrupted.history[i].generator_loss);
+    EXPECT_EQ(result.history[i].discriminator_loss, uninterrupted.history[i].discriminator_loss);
+    EXPECT_EQ(result.history[i].fake_score, uninterrupted.history[i].fake_score);
+  }
+  expect_same_weights(*whole, *resumed);
+  ASSERT_EQ(result.samples.size(), 3u);
+  for (size_t i = 0; i < result.samples.size(); ++i) {
+    EXPECT_EQ(result.samples[i].first, uninterrupted.samples[i].first);
+    EXPECT_TRUE(torch::equal(result.samples[i].second, uninterrupted.samples[i].second));
+  }
 }
 
 }  // namespace

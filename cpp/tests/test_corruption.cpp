@@ -4,9 +4,9 @@
 #include <functional>
 
 #include "test_support.h"
+#include "udl/autoencoder_training.h"
 #include "udl/corruption.h"
 #include "udl/errors.h"
-#include "udl/training.h"
 
 namespace {
 

@@ -51,7 +51,7 @@ TEST(CrossValidation, TrainsOneModelPerFoldAndSummarises) {
   cv.folds = 3;
   std::vector<std::pair<int64_t, int64_t>> seen;
   udl::TrainHooks hooks;
-  hooks.on_epoch = [&](const udl::EpochStats& s) { seen.emplace_back(s.fold, s.epoch); };
+  hooks.on_epoch = [&](const udl::EpochRecord& s) { seen.emplace_back(s.fold, s.epoch); };
   const auto result =
       udl::cross_validate(udl::conv_autoencoder_spec(2, 3), set, nullptr, config, cv, hooks);
   ASSERT_EQ(result.folds.size(), 3u);
@@ -79,7 +79,7 @@ TEST(CrossValidation, AHookExceptionStopsTheWholeRun) {
   config.threads = 1;
   udl::TrainHooks hooks;
   int calls = 0;
-  hooks.on_epoch = [&](const udl::EpochStats& s) {
+  hooks.on_epoch = [&](const udl::EpochRecord& s) {
     ++calls;
     if (s.fold == 1) throw std::runtime_error("enough");
   };

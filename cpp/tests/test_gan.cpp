@@ -177,14 +177,14 @@ TEST_F(Gan, TrainingFillsHistoryAndKeepsSamples) {
     config.sample_epochs = {1, 2};
     std::vector<int64_t> reported;
     udl::GanHooks hooks;
-    hooks.on_epoch = [&](const udl::GanEpochStats& s) { reported.push_back(s.epoch); };
+    hooks.on_epoch = [&](const udl::GanEpochRecord& s) { reported.push_back(s.epoch); };
     const udl::GanTrainResult result = udl::train_gan(model, data, config, hooks);
     const char* name = udl::gan_architecture_name(architecture);
     EXPECT_EQ(result.stop_reason, "completed") << name;
     EXPECT_EQ(reported, (std::vector<int64_t>{1, 2})) << name;
     ASSERT_EQ(result.history.size(), 2u) << name;
     for (size_t i = 0; i < result.history.size(); ++i) {
-      const udl::GanEpochStats& s = result.history[i];
+      const udl::GanEpochRecord& s = result.history[i];
       EXPECT_EQ(s.epoch, int64_t(i + 1));
       EXPECT_TRUE(std::isfinite(s.generator_loss)) << name;
       EXPECT_TRUE(std::isfinite(s.discriminator_loss)) << name;

@@ -127,7 +127,7 @@ TEST_F(Vae, TrainingLowersTheLossAndRecordsItsTerms) {
   EXPECT_LT(result.history.back().train_loss, result.history.front().train_loss);
   EXPECT_LT(result.history.back().val_loss, result.history.front().val_loss);
   for (size_t i = 0; i < result.history.size(); ++i) {
-    const udl::VaeEpochStats& s = result.history[i];
+    const udl::VaeEpochRecord& s = result.history[i];
     EXPECT_EQ(s.epoch, int64_t(i + 1));
     EXPECT_GT(s.train_reconstruction, 0.0);
     EXPECT_GE(s.train_kl, 0.0);

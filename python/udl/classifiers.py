@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from udl import datasets
+from udl import _native, datasets
 from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
-from udl._loop import LOOP_PARAMETERS, fill_loop_config
-from udl._native import _C
+from udl._native_config import fill_loop_config, loop_setting, shows_loop_settings
 from udl.models import Autoencoder, AutoencoderSpec
-from udl.training import DataLike, _resolve_data
+from udl.records import ClassifierEpochRecord, TrainingRun
+from udl.training import DataLike, _native_callback, _resolve_data
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from udl.settings import LoopOptions
 
 __all__ = [
     "HEADS",
@@ -70,15 +75,17 @@ class ClassifierSpec:
         self._native()  # validates
 
     def _native(self) -> Any:
-        return _C.ClassifierSpec(self.encoder._native(), self.classes, self.head, self.head_hidden)
+        return _native._C.ClassifierSpec(
+            self.encoder._native(), self.classes, self.head, self.head_hidden
+        )
 
 
 class Classifier:
     """A classifier held by the native core."""
 
-    def __init__(self, spec: ClassifierSpec, seed: int = 0, *, _native: Any = None) -> None:
+    def __init__(self, spec: ClassifierSpec, seed: int = 0, *, _held: Any = None) -> None:
         self.spec = spec
-        self._model = _native if _native is not None else _C.Classifier(spec._native(), seed)
+        self._model = _held if _held is not None else _native._C.Classifier(spec._native(), seed)
 
     @property
     def parameter_count(self) -> int:
@@ -124,7 +131,7 @@ class Classifier:
         test_set, names = _labelled(data, "data", class_names)
         if class_names is not None or isinstance(data, datasets.Dataset):
             names = _check_names(names, self.spec.classes)
-        native = _C.evaluate_classifier(self._model, test_set.images, test_set.labels)
+        native = _native._C.evaluate_classifier(self._model, test_set.images, test_set.labels)
         return _report(native, names)
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -143,7 +150,7 @@ class Classifier:
             FileNotFoundError: if `path` does not exist.
             udl.DataFormatError: if it is not a udl classifier file.
         """
-        native = _C.Classifier.load(existing_file(path))
+        native = _native._C.Classifier.load(existing_file(path))
         spec = native.spec
         return cls(
             ClassifierSpec(
@@ -152,7 +159,7 @@ class Classifier:
                 spec.head,
                 spec.head_hidden,
             ),
-            _native=native,
+            _held=native,
         )
 
     def _images(self, images: ArrayLike) -> np.ndarray:
@@ -164,19 +171,6 @@ class Classifier:
             f"{self.spec.classes} classes, {self.trainable_parameter_count}/"
             f"{self.parameter_count} parameters trainable)"
         )
-
-
-@dataclass(frozen=True)
-class ClassifierEpochRecord:
-    """One epoch of classifier training."""
-
-    epoch: int
-    train_loss: float  # negative log-likelihood
-    train_accuracy: float
-    val_loss: float
-    val_accuracy: float
-    seconds: float
-    improved: bool
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,19 +200,16 @@ class ClassificationReport:
         return "\n".join(rows)
 
 
-@dataclass
-class ClassifierResult:
+@dataclass(kw_only=True)
+class ClassifierResult(TrainingRun):
     """What classifier training returns: the model (at its best epoch) and its figures."""
 
     model: Classifier
     history: list[ClassifierEpochRecord] = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = float("nan")
-    stop_reason: str = "completed"
-    seconds: float = 0.0  # wall time of training
     test: ClassificationReport | None = None
 
 
+@shows_loop_settings()
 def train_classifier(
     data: DataLike,
     *,
@@ -228,24 +219,8 @@ def train_classifier(
     head: str = "linear",
     head_hidden: int = 64,
     test: DataLike | None = None,
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 256,
-    epochs: int = 10,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    early_stopping: bool = True,
-    patience: int = 5,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    lr_decay: float = 1.0,
-    lr_patience: int = 3,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    threads: int | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> ClassifierResult:
     """Trains a classifier from scratch, nothing frozen: the supervised baseline, or with
     head="none" and latent_dim = classes, report 003's encoder-as-classifier.
@@ -259,11 +234,6 @@ def train_classifier(
         head: one of HEADS.
         head_hidden: width of the two-layer head.
         test: a labelled set to score (default: the Dataset's test set).
-        optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
-        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience, checkpoint,
-        resume,
-        threads: as in
-            `udl.train_autoencoder`; early stopping watches the validation loss.
         callback: called after every epoch with its ClassifierEpochRecord.
 
     Returns:
@@ -273,15 +243,15 @@ def train_classifier(
     Raises:
         ValueError: for parameters out of range, missing labels, or labels >= classes.
     """
-    arguments = locals()
     train_set, test_set, names = _labelled_data(data, test)
     if spec is None:
         spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
     classifier_spec = ClassifierSpec(spec, len(names), head, head_hidden)
-    model = Classifier(classifier_spec, seed=check_seed(seed))
-    return _train(model, train_set, test_set, names, arguments, callback)
+    model = Classifier(classifier_spec, seed=check_seed(loop_setting(options, "seed")))
+    return _train(model, train_set, test_set, names, options, callback, "train_classifier")
 
 
+@shows_loop_settings()
 def finetune_classifier(
     autoencoder: Autoencoder,
     data: DataLike,
@@ -292,24 +262,8 @@ def finetune_classifier(
     freeze_linear: bool = False,
     dropout: float | None = None,
     test: DataLike | None = None,
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 256,
-    epochs: int = 10,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    early_stopping: bool = True,
-    patience: int = 5,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    lr_decay: float = 1.0,
-    lr_patience: int = 3,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    threads: int | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> ClassifierResult:
     """Transfer learning: a classifier on a trained autoencoder's encoder (report 000).
 
@@ -326,7 +280,6 @@ def finetune_classifier(
         A ClassifierResult; compare its `seconds` with a `train_classifier` baseline for the
         cost of fine-tuning.
     """
-    arguments = locals()
     if not isinstance(autoencoder, Autoencoder):
         raise TypeError(f"autoencoder must be a udl.Autoencoder, got {type(autoencoder).__name__}")
     train_set, test_set, names = _labelled_data(data, test)
@@ -334,10 +287,10 @@ def finetune_classifier(
     if dropout is not None:
         encoder = dataclasses.replace(encoder, dropout=number(dropout, "dropout"))
     classifier_spec = ClassifierSpec(encoder, len(names), head, head_hidden)
-    model = Classifier(classifier_spec, seed=check_seed(seed))
+    model = Classifier(classifier_spec, seed=check_seed(loop_setting(options, "seed")))
     model._model.load_encoder(autoencoder._model)
     model._model.freeze_encoder(bool(freeze_conv), bool(freeze_linear))
-    return _train(model, train_set, test_set, names, arguments, callback)
+    return _train(model, train_set, test_set, names, options, callback, "finetune_classifier")
 
 
 def _train(
@@ -345,30 +298,24 @@ def _train(
     train_set: datasets.ImageSet,
     test_set: datasets.ImageSet | None,
     names: tuple[str, ...],
-    arguments: dict[str, Any],
+    options: Mapping[str, Any],
     callback: Callable[[ClassifierEpochRecord], None] | None,
+    function: str,
 ) -> ClassifierResult:
-    config = fill_loop_config(
-        _C.LoopConfig(), **{name: arguments[name] for name in LOOP_PARAMETERS}
-    )
+    config = fill_loop_config(_native._C.LoopConfig(), options, function)
     config.validate()
-    on_epoch = None if callback is None else (lambda stats: callback(_record(stats)))
-    native = _C.train_classifier(
+    native = _native._C.train_classifier(
         model._model,
         train_set.images,
         train_set.labels,
         None if test_set is None else test_set.images,
         None if test_set is None else test_set.labels,
         config,
-        on_epoch,
+        _native_callback(callback, ClassifierEpochRecord),
     )
     return ClassifierResult(
         model=model,
-        history=[_record(s) for s in native.history],
-        best_epoch=native.best_epoch,
-        best_val_loss=native.best_val_loss,
-        stop_reason=native.stop_reason,
-        seconds=native.seconds,
+        **TrainingRun._run_fields(native, ClassifierEpochRecord),
         test=None if native.test is None else _report(native.test, names),
     )
 
@@ -413,18 +360,6 @@ def _check_names(names: tuple[str, ...], classes: int) -> tuple[str, ...]:
     if len(names) != classes:
         raise ValueError(f"{len(names)} class names given for a {classes}-class classifier")
     return names
-
-
-def _record(stats: Any) -> ClassifierEpochRecord:
-    return ClassifierEpochRecord(
-        epoch=stats.epoch,
-        train_loss=stats.train_loss,
-        train_accuracy=stats.train_accuracy,
-        val_loss=stats.val_loss,
-        val_accuracy=stats.val_accuracy,
-        seconds=stats.seconds,
-        improved=stats.improved,
-    )
 
 
 def _report(native: Any, names: tuple[str, ...]) -> ClassificationReport:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from udl.settings import LOOP_SETTINGS
 
 try:
     import tomllib
@@ -20,9 +23,12 @@ __all__ = ["add_parameters", "config_arguments", "docstring_arguments"]
 
 # Parameters that are strings from a fixed set.
 _CHOICES: dict[str, Sequence[str]] = {
+    **{
+        name: typing.get_args(kind)
+        for name, (kind, _) in LOOP_SETTINGS.items()
+        if typing.get_origin(kind) is typing.Literal
+    },
     "loss": ("mse", "bce"),
-    "reconstruction": ("mse", "bce"),
-    "optimizer": ("adam", "sgd"),
     "head": ("linear", "two_layer", "none"),
     "architecture": ("fc", "fc_leaky", "dcgan"),
 }
@@ -79,7 +85,9 @@ def add_parameters(
     that only lend help texts), `defaults` overrides the default. Returns the destinations
     added, in order."""
     skipped = set(skip)
-    helps: dict[str, str] = {}
+    # The loop's settings carry their help in their declaration; a model's own parameters
+    # in its docstring.
+    helps = {name: setting.help for name, (_, setting) in LOOP_SETTINGS.items()}
     for function in (*functions, *help_from):  # a real help text wins over a reference
         for name, text in docstring_arguments(function).items():
             if name not in helps or (_is_reference(helps[name]) and not _is_reference(text)):

@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from udl import _native
 from udl._checks import integer
 from udl._checks import seed as check_seed
-from udl._native import _C
 from udl.models import Autoencoder, AutoencoderSpec
+from udl.records import TrainingRun
 from udl.training import (
     DataLike,
     EpochRecord,
@@ -25,17 +26,13 @@ from udl.training import (
 __all__ = ["CrossValidationResult", "FoldResult", "cross_validate", "make_folds"]
 
 
-@dataclass(frozen=True)
-class FoldResult:
+@dataclass(kw_only=True)
+class FoldResult(TrainingRun):
     """One fold's run: trained on the other folds, validated on this one."""
 
     fold: int
     history: list[EpochRecord] = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = math.nan
     best_val_mse: float = math.nan
-    stop_reason: str = "completed"
-    seconds: float = 0.0
     test_loss: float | None = None
     test_mse: float | None = None
 
@@ -110,8 +107,8 @@ def cross_validate(
             f"{train_set.image_shape}"
         )
     k = integer(k, "k")
-    config = _train_config(**training)
-    native = _C.cross_validate(
+    config = _train_config(training)
+    native = _native._C.cross_validate(
         spec._native(),
         train_set.images,
         train_set.labels,
@@ -130,7 +127,7 @@ def cross_validate(
         std_val_mse=native.std_val_mse,
         seconds=native.seconds,
         best_fold=native.best_fold,
-        model=Autoencoder(AutoencoderSpec._from_native(best.spec), _native=best),
+        model=Autoencoder(AutoencoderSpec._from_native(best.spec), _held=best),
     )
 
 
@@ -158,4 +155,4 @@ def make_folds(
     k = integer(k, "k")
     seed = check_seed(seed)
     placeholder = np.zeros((n, 1, 1, 1), dtype=np.uint8)  # folds depend on count and labels
-    return list(_C.make_folds(placeholder, labels, k, seed, bool(stratified)))
+    return list(_native._C.make_folds(placeholder, labels, k, seed, bool(stratified)))

@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from udl import _native
 from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
-from udl._checks import integer, number
+from udl._checks import integer
 from udl._checks import seed as check_seed
-from udl._native import _C
-from udl.training import DataLike, _resolve_data
+from udl._native_config import fill_loop_config, shows_loop_settings
+from udl.records import GanEpochRecord, TrainingRun
+from udl.settings import GAN_DEFAULTS
+from udl.training import DataLike, _native_callback, _resolve_data
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from udl.settings import LoopOptions
 
 __all__ = ["ARCHITECTURES", "Gan", "GanEpochRecord", "GanResult", "train_gan"]
 
@@ -37,7 +45,7 @@ class Gan:
         image_shape: Sequence[int] = (1, 28, 28),
         noise_dim: int = 100,
         seed: int = 0,
-        _native: Any = None,
+        _held: Any = None,
     ) -> None:
         if architecture not in ARCHITECTURES:
             raise ValueError(
@@ -47,10 +55,10 @@ class Gan:
         self.architecture = architecture
         self.image_shape = tuple(integer(s, "image_shape entry") for s in image_shape)
         self.noise_dim = integer(noise_dim, "noise_dim")
-        if _native is None:
-            spec = _C.GanSpec(architecture, list(self.image_shape), self.noise_dim)
-            _native = _C.Gan(spec, check_seed(seed))
-        self._model = _native
+        if _held is None:
+            spec = _native._C.GanSpec(architecture, list(self.image_shape), self.noise_dim)
+            _held = _native._C.Gan(spec, check_seed(seed))
+        self._model = _held
 
     @property
     def parameter_count(self) -> dict[str, int]:
@@ -75,13 +83,13 @@ class Gan:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Gan:
         """Reads a GAN written by `save`; DataFormatError if the file holds something else."""
-        native = _C.Gan.load(existing_file(path))
+        native = _native._C.Gan.load(existing_file(path))
         spec = native.spec
         return cls(
             spec.architecture,
             image_shape=tuple(spec.image_shape),
             noise_dim=spec.noise_dim,
-            _native=native,
+            _held=native,
         )
 
     def __repr__(self) -> str:
@@ -92,45 +100,28 @@ class Gan:
         )
 
 
-@dataclass(frozen=True)
-class GanEpochRecord:
-    """One epoch: mean losses over its batches and the discriminator's mean outputs."""
-
-    epoch: int
-    generator_loss: float
-    discriminator_loss: float  # BCE on the real batch + BCE on the generated batch
-    real_score: float  # mean D(x) on real images
-    fake_score: float  # mean D(G(z)) before the generator's step
-    seconds: float
-
-
-@dataclass
-class GanResult:
-    """What GAN training returns: the model, its history and the kept samples."""
+@dataclass(kw_only=True)
+class GanResult(TrainingRun):
+    """What GAN training returns: the model, its history and the kept samples (nothing is
+    monitored, so best_epoch stays 0)."""
 
     model: Gan
     history: list[GanEpochRecord] = field(default_factory=list)
     #: epoch -> images (float32 in [0, 1]) the generator made of one fixed noise batch
     samples: dict[int, np.ndarray] = field(default_factory=dict)
-    stop_reason: str = "completed"
-    seconds: float = 0.0
 
 
+@shows_loop_settings(GAN_DEFAULTS, skip=("val_fraction",))
 def train_gan(
     data: DataLike,
     *,
     architecture: str = "fc",
     noise_dim: int = 100,
     lr: float | None = None,
-    beta1: float = 0.5,
-    beta2: float = 0.999,
-    batch_size: int = 64,
-    epochs: int = 10,
-    seed: int = 0,
     sample_epochs: Sequence[int] = (),
     sample_count: int = 64,
-    threads: int | None = None,
     callback: Callable[[GanEpochRecord], None] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> GanResult:
     """Trains a GAN on the training images (labels unused).
 
@@ -144,56 +135,31 @@ def train_gan(
         noise_dim: size of the generator's Gaussian input (reports: 100).
         lr: Adam's learning rate for both networks (default: report 000's 1e-4 for the
             fully connected GANs, 2e-4 for the DCGAN).
-        beta1, beta2: Adam's betas (0.5 is the DCGAN setting).
-        batch_size: images per step.
-        epochs: passes over the data (no early stopping: GAN losses do not measure quality).
-        seed: seeds the weights, the noise and the shuffling.
         sample_epochs: epochs after which to keep the images of one fixed noise batch
             (report 000 shows epochs 5 and 100).
         sample_count: images in that batch.
-        threads: LibTorch threads for this run.
         callback: called after every epoch with its GanEpochRecord.
 
     Returns:
         A GanResult.
     """
-    train_set, _ = _resolve_data(data, None)
-    model = Gan(
-        architecture,
-        image_shape=train_set.image_shape,
-        noise_dim=noise_dim,
-        seed=check_seed(seed),
-    )
-    config = _C.GanConfig()
     if lr is None:
-        lr = 2e-4 if architecture == "dcgan" else 1e-4
-    config.learning_rate = number(lr, "lr")
-    config.beta1 = number(beta1, "beta1")
-    config.beta2 = number(beta2, "beta2")
-    config.batch_size = integer(batch_size, "batch_size")
-    config.epochs = integer(epochs, "epochs")
-    config.seed = check_seed(seed)
+        lr = GAN_DEFAULTS["lr"] if architecture == "dcgan" else 1e-4
+    config = fill_loop_config(
+        _native._C.GanConfig(), {**options, "lr": lr}, "train_gan", overrides=GAN_DEFAULTS
+    )
     config.sample_epochs = [integer(e, "sample epoch") for e in sample_epochs]
     config.sample_count = integer(sample_count, "sample_count")
-    config.threads = 0 if threads is None else integer(threads, "threads", minimum=1)
     config.validate()
-    on_epoch = None if callback is None else (lambda stats: callback(_record(stats)))
-    native = _C.train_gan(model._model, train_set.images, config, on_epoch)
+    train_set, _ = _resolve_data(data, None)
+    model = Gan(
+        architecture, image_shape=train_set.image_shape, noise_dim=noise_dim, seed=config.seed
+    )
+    native = _native._C.train_gan(
+        model._model, train_set.images, config, _native_callback(callback, GanEpochRecord)
+    )
     return GanResult(
         model=model,
-        history=[_record(s) for s in native.history],
+        **TrainingRun._run_fields(native, GanEpochRecord),
         samples={int(epoch): images for epoch, images in native.samples},
-        stop_reason=native.stop_reason,
-        seconds=native.seconds,
-    )
-
-
-def _record(stats: Any) -> GanEpochRecord:
-    return GanEpochRecord(
-        epoch=stats.epoch,
-        generator_loss=stats.generator_loss,
-        discriminator_loss=stats.discriminator_loss,
-        real_score=stats.real_score,
-        fake_score=stats.fake_score,
-        seconds=stats.seconds,
     )

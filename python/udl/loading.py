@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from udl import _native
 from udl._arrays import existing_file
-from udl._native import _C
 from udl.classifiers import Classifier
 from udl.errors import DataFormatError
 from udl.gan import Gan
@@ -30,7 +30,7 @@ def load_model(path: str | os.PathLike[str]) -> Autoencoder | Classifier | Vae |
         udl.DataFormatError: if it is not a udl model file, is truncated, or has another
             format version.
     """
-    kind = _C.model_kind(existing_file(path))
+    kind = _native._C.model_kind(existing_file(path))
     if kind not in _LOADERS:
         raise DataFormatError(f"{path} holds a {kind!r} model, which this udl cannot load")
     return _LOADERS[kind](path)

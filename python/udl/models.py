@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from udl import _native
 from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
-from udl._native import _C
 
 __all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer"]
 
@@ -83,13 +83,16 @@ class AutoencoderSpec:
     ) -> AutoencoderSpec:
         """The CAE of reports 000 and 002: three stride-2 convolutions (nf, 2nf, 4nf channels,
         kernel 3, paddings 1, 1, 0), a 64-wide hidden layer, then the latent layer."""
-        native = _C.AutoencoderSpec.conv_autoencoder(nf, latent_dim, list(input_shape))
+        native = _native._C.AutoencoderSpec.conv_autoencoder(nf, latent_dim, list(input_shape))
         return cls._from_native(native)
 
     def _native(self) -> Any:
-        return _C.AutoencoderSpec(
+        return _native._C.AutoencoderSpec(
             list(self.input_shape),
-            [_C.ConvLayerSpec(c.channels, c.kernel, c.stride, c.padding) for c in self.conv_layers],
+            [
+                _native._C.ConvLayerSpec(c.channels, c.kernel, c.stride, c.padding)
+                for c in self.conv_layers
+            ],
             list(self.hidden_widths),
             self.latent_dim,
             float(self.dropout),
@@ -117,9 +120,9 @@ class AutoencoderSpec:
 class Autoencoder:
     """A trained (or freshly initialised) autoencoder held by the native core."""
 
-    def __init__(self, spec: AutoencoderSpec, seed: int = 0, *, _native: Any = None) -> None:
+    def __init__(self, spec: AutoencoderSpec, seed: int = 0, *, _held: Any = None) -> None:
         self.spec = spec
-        self._model = _native if _native is not None else _C.Autoencoder(spec._native(), seed)
+        self._model = _held if _held is not None else _native._C.Autoencoder(spec._native(), seed)
 
     @property
     def latent_dim(self) -> int:
@@ -175,8 +178,8 @@ class Autoencoder:
             FileNotFoundError: if `path` does not exist.
             udl.DataFormatError: if it is not a udl model, is truncated, or has another format.
         """
-        native = _C.Autoencoder.load(existing_file(path))
-        return cls(AutoencoderSpec._from_native(native.spec), _native=native)
+        native = _native._C.Autoencoder.load(existing_file(path))
+        return cls(AutoencoderSpec._from_native(native.spec), _held=native)
 
     def __repr__(self) -> str:
         return f"Autoencoder({self.spec.describe()}, {self.parameter_count} parameters)"

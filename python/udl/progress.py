@@ -5,7 +5,6 @@ so it never touches the training loop itself."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -42,10 +41,9 @@ def default_mode(quiet: bool = False) -> Mode:
 def describe_record(record: Any) -> str:
     """The floating-point figures of an epoch record, e.g. 'train_loss 0.0213  val_loss ..'."""
     parts = []
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if f.name not in _NOT_FIGURES and isinstance(value, float):
-            parts.append(f"{f.name} {value:.5g}")
+    for name, value in record.items():
+        if name not in _NOT_FIGURES and isinstance(value, float):
+            parts.append(f"{name} {value:.5g}")
     return "  ".join(parts)
 
 

@@ -106,14 +106,14 @@ class RunFolder:
 
 
 def history_frame(records: Iterable[Any]) -> Any:
-    """Epoch records (dataclasses) as a pandas DataFrame, one row per epoch; a dict field
+    """Epoch records (`udl.records.Record`) as a pandas DataFrame, one row per epoch; a dict field
     (a pruned fraction per layer group) becomes one column per key."""
     import pandas as pd
 
     rows = []
     for record in records:
         row: dict[str, Any] = {}
-        for key, value in dataclasses.asdict(record).items():
+        for key, value in dict(record).items():
             if isinstance(value, dict):
                 row.update({f"{key}_{k}": v for k, v in value.items()})
             elif value is not None:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from udl import datasets
+from udl import _native, datasets
 from udl._checks import integer, number
-from udl._loop import LOOP_PARAMETERS, fill_loop_config
-from udl._native import _C
+from udl._native_config import fill_loop_config, shows_loop_settings
 from udl.corruption import Corruption
 from udl.models import Autoencoder, AutoencoderSpec
+from udl.records import EpochRecord, TrainingRun
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from udl.settings import LoopOptions
 
 __all__ = [
     "LAYER_GROUPS",
@@ -30,20 +34,6 @@ __all__ = [
 #: The layer groups that pruning treats apart, in report 001's order.
 LAYER_GROUPS = ("encoder_linear", "encoder_conv", "decoder_linear", "decoder_conv")
 PruneAmounts = float | Sequence[float] | Mapping[str, float]
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """The figures of one epoch, as the per-epoch callback and the history report them."""
-
-    epoch: int  # 1-based
-    train_loss: float
-    val_loss: float  # in the training loss, summed over the passes
-    val_mse: float  # of the first pass, whatever the training loss
-    seconds: float
-    improved: bool  # a new best validation loss
-    sparsity: dict[str, float] = field(default_factory=dict)  # pruned fraction per layer group
-    fold: int | None = None  # under cross-validation, the 0-based fold
 
 
 @dataclass(frozen=True)
@@ -62,32 +52,18 @@ class DenoisingScores:
         return self.denoised_psnr - self.corrupted_psnr
 
 
-@dataclass
-class TrainResult:
+@dataclass(kw_only=True)
+class TrainResult(TrainingRun):
     """What training returns: the model (at its best epoch by default) and its figures."""
 
     model: Autoencoder
     history: list[EpochRecord] = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = float("nan")
     best_val_mse: float = float("nan")
-    stop_reason: str = "completed"
-    seconds: float = 0.0  # wall time of training
     test_loss: float | None = None
     test_mse: float | None = None
     test_denoising: DenoisingScores | None = None  # with a corruption and a test set
     #: epoch -> reconstructions of `snapshot_images` after that epoch
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
-
-    def history_table(self) -> str:
-        """The history as an aligned text table, one row per epoch."""
-        rows = ["epoch  train_loss    val_loss  seconds"]
-        for r in self.history:
-            mark = " *" if r.epoch == self.best_epoch else ""
-            rows.append(
-                f"{r.epoch:5d}  {r.train_loss:10.6f}  {r.val_loss:10.6f}  {r.seconds:7.2f}{mark}"
-            )
-        return "\n".join(rows)
 
 
 DataLike = Any  # datasets.Dataset | datasets.ImageSet | str | np.ndarray | torch.Tensor
@@ -151,36 +127,21 @@ def train_dae(
     return train_autoencoder(spec, train_set, test=test_set, corruption=corruption, **training)
 
 
+@shows_loop_settings()
 def train_autoencoder(
     spec: AutoencoderSpec,
     data: DataLike,
     *,
     test: DataLike | None = None,
     loss: str = "mse",
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 256,
-    epochs: int = 10,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    early_stopping: bool = True,
-    patience: int = 5,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    lr_decay: float = 1.0,
-    lr_patience: int = 3,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: bool = False,
     prune_every: int = 0,
     prune_amounts: PruneAmounts = 0.0,
     passes: int = 1,
     corruption: Corruption | None = None,
-    threads: int | None = None,
     callback: Callable[[EpochRecord], None] | None = None,
     snapshot_images: Any = None,
     snapshot_epochs: Sequence[int] = (),
+    **options: Unpack[LoopOptions],
 ) -> TrainResult:
     """Trains an autoencoder of architecture `spec` in the native loop.
 
@@ -195,28 +156,6 @@ def train_autoencoder(
             `ImageSet`, a dataset name for `udl.datasets.load`, or an image array.
         test: images to report the test loss on (defaults to the Dataset's test set).
         loss: "mse" or "bce" (on the sigmoid output).
-        optimizer: "adam" or "sgd" (with `momentum`).
-        lr: learning rate, > 0.
-        momentum: SGD momentum in [0, 1).
-        weight_decay: L2 penalty, >= 0.
-        batch_size: images per step, > 0.
-        epochs: maximum number of epochs, > 0.
-        seed: seeds the weights, the validation split and the shuffling; on CPU the same
-            seed gives the same history.
-        val_fraction: share of the training images held out for validation, in (0, 1).
-        early_stopping: stop after `patience` epochs without a validation improvement
-            larger than `min_delta`.
-        patience: epochs without improvement tolerated, >= 1.
-        min_delta: smallest decrease that counts as an improvement, >= 0.
-        restore_best: end with the weights of the best validation epoch.
-        lr_decay: reduce on plateau: after `lr_patience` epochs without a new best
-            validation loss, the learning rate is multiplied by this, in (0, 1] (1: never).
-        lr_patience: epochs on a plateau before each reduction, >= 1.
-        checkpoint: a file the loop's whole state is written to after every epoch
-            (atomically): model, optimizer, random-number generators, early-stopping,
-            plateau and pruning state, the best epoch's weights and the history.
-        resume: start from `checkpoint` if it exists; the run then continues exactly as
-            the one that wrote it would have (same history on CPU with the same seed).
         prune_every: after every `prune_every`-th epoch, mask the `prune_amounts` fraction
             of each layer's remaining weights with the smallest |w| (L1 magnitude pruning;
             masked weights stay exactly zero). 0 never prunes.
@@ -229,7 +168,6 @@ def train_autoencoder(
         corruption: train a denoiser: the model sees images corrupted on the fly (a new
             draw every batch; validation and test draws fixed by the seed) and is scored
             against the clean ones. See `train_dae`.
-        threads: LibTorch threads for this run (default: the machine's cores).
         callback: called after every epoch with its EpochRecord; an exception it raises
             stops training and reaches the caller unchanged.
         snapshot_images: fixed images (e.g. a few test images) to reconstruct after each of
@@ -245,15 +183,23 @@ def train_autoencoder(
             that do not fit `spec`.
         TypeError: for data of an unsupported type.
     """
-    arguments = locals()  # the parameters alone, before any other name is bound
     train_set, test_set = _resolve_data(data, test)
     if tuple(train_set.image_shape) != tuple(spec.input_shape):
         raise ValueError(
             f"the architecture takes {spec.input_shape} images, the data has "
             f"{train_set.image_shape}"
         )
-    config = _train_config(**{name: arguments[name] for name in _TRAINING_DEFAULTS})
-    model = Autoencoder(spec, seed=seed)
+    config = _train_config(
+        {
+            "loss": loss,
+            "prune_every": prune_every,
+            "prune_amounts": prune_amounts,
+            "passes": passes,
+            "corruption": corruption,
+            **options,
+        }
+    )
+    model = Autoencoder(spec, seed=config.seed)
     snapshots: dict[int, np.ndarray] = {}
     wanted = {integer(e, "snapshot epoch", minimum=1) for e in snapshot_epochs}
     if wanted and snapshot_images is None:
@@ -267,7 +213,7 @@ def train_autoencoder(
         if callback is not None:
             callback(record)
 
-    native = _C.train_autoencoder(
+    native = _native._C.train_autoencoder(
         model._model,
         train_set.images,
         None if test_set is None else test_set.images,
@@ -282,34 +228,29 @@ def train_autoencoder(
     )
 
 
-#: train_autoencoder's training parameters and their defaults: all its keyword-only
-#: parameters but the data and the hook.
-_TRAINING_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(train_autoencoder).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    and name not in ("test", "callback", "snapshot_images", "snapshot_epochs")
+#: The autoencoder's own settings (beside the loop's) and their defaults, from
+#: train_autoencoder's signature.
+_AUTOENCODER_DEFAULTS = {
+    name: inspect.signature(train_autoencoder).parameters[name].default
+    for name in ("loss", "prune_every", "prune_amounts", "passes", "corruption")
 }
 
 
-def _train_config(**training: Any) -> Any:
-    """The native TrainConfig of `train_autoencoder`'s training parameters, validated; those
-    not given take `train_autoencoder`'s defaults (its signature holds them, once)."""
-    for name in training:
-        if name not in _TRAINING_DEFAULTS:
-            raise TypeError(f"train_autoencoder() got an unexpected keyword argument {name!r}")
-    p = {**_TRAINING_DEFAULTS, **training}
-    config = fill_loop_config(_C.TrainConfig(), **{name: p[name] for name in LOOP_PARAMETERS})
-    config.loss = p["loss"]
-    config.prune_every = integer(p["prune_every"], "prune_every")
-    config.prune_amounts = _prune_amounts(p["prune_amounts"])
-    config.passes = integer(p["passes"], "passes")
-    if p["corruption"] is not None:
-        if not isinstance(p["corruption"], Corruption):
-            raise TypeError(
-                f"corruption must be a udl.Corruption, got {type(p['corruption']).__name__}"
-            )
-        config.corruption = p["corruption"]._native()
+def _train_config(settings: Mapping[str, Any]) -> Any:
+    """The native TrainConfig of an autoencoder's settings (its own and the loop's; those not
+    given take their defaults), validated."""
+    own = {name: settings.get(name, default) for name, default in _AUTOENCODER_DEFAULTS.items()}
+    options = {k: v for k, v in settings.items() if k not in own}
+    config = fill_loop_config(_native._C.TrainConfig(), options, "train_autoencoder")
+    loss, prune_every, prune_amounts, passes, corruption = own.values()
+    config.loss = loss
+    config.prune_every = integer(prune_every, "prune_every")
+    config.prune_amounts = _prune_amounts(prune_amounts)
+    config.passes = integer(passes, "passes")
+    if corruption is not None:
+        if not isinstance(corruption, Corruption):
+            raise TypeError(f"corruption must be a udl.Corruption, got {type(corruption).__name__}")
+        config.corruption = corruption._native()
     config.validate()
     return config
 
@@ -336,12 +277,15 @@ def _prune_amounts(amounts: PruneAmounts) -> dict[str, float]:
     return {g: number(a, "prune_amounts") for g, a in zip(LAYER_GROUPS, amounts, strict=True)}
 
 
-def _native_callback(callback: Callable[[EpochRecord], None] | None) -> Any:
+def _native_callback(
+    callback: Callable[[Any], None] | None, record: type[Any] = EpochRecord
+) -> Any:
+    """The native loop's per-epoch hook: `callback` with the epoch as a `record`."""
     if callback is None:
         return None
 
-    def on_epoch(stats: Any) -> None:
-        callback(_record(stats))
+    def on_epoch(native: Any) -> None:
+        callback(record._from_native(native))
 
     return on_epoch
 
@@ -349,12 +293,8 @@ def _native_callback(callback: Callable[[EpochRecord], None] | None) -> Any:
 def _result_fields(native: Any) -> dict[str, Any]:
     """The fields a native TrainResult shares with TrainResult and FoldResult."""
     return {
-        "history": [_record(s) for s in native.history],
-        "best_epoch": native.best_epoch,
-        "best_val_loss": native.best_val_loss,
+        **TrainingRun._run_fields(native, EpochRecord),
         "best_val_mse": native.best_val_mse,
-        "stop_reason": native.stop_reason,
-        "seconds": native.seconds,
         "test_loss": native.test_loss,
         "test_mse": native.test_mse,
     }
@@ -368,19 +308,6 @@ def _denoising_scores(native: Any) -> DenoisingScores | None:
         denoised_mse=native.denoised_mse,
         corrupted_psnr=native.corrupted_psnr,
         denoised_psnr=native.denoised_psnr,
-    )
-
-
-def _record(stats: Any) -> EpochRecord:
-    return EpochRecord(
-        epoch=stats.epoch,
-        train_loss=stats.train_loss,
-        val_loss=stats.val_loss,
-        val_mse=stats.val_mse,
-        seconds=stats.seconds,
-        improved=stats.improved,
-        sparsity=dict(stats.sparsity),
-        fold=None if stats.fold < 0 else stats.fold,
     )
 
 

@@ -246,7 +246,7 @@ def tune(
     train_set, _ = _resolve_data(data, None)
     training.setdefault("threads", max(1, (os.cpu_count() or 1) // n_jobs))
     training["seed"] = check_seed(seed)
-    _train_config(**{k: v for k, v in training.items() if k != "val_fraction" or folds is None})
+    _train_config({k: v for k, v in training.items() if k != "val_fraction" or folds is None})
 
     study = optuna.create_study(
         storage=make_storage(storage, run_dir),

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from udl import latent
+from udl import _native, latent
 from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
-from udl._loop import LOOP_PARAMETERS, fill_loop_config
-from udl._native import _C
+from udl._native_config import fill_loop_config, shows_loop_settings
 from udl.models import AutoencoderSpec
-from udl.training import DataLike, _resolve_data
+from udl.records import TrainingRun, VaeEpochRecord
+from udl.training import DataLike, _native_callback, _resolve_data
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from udl.settings import LoopOptions
 
 __all__ = ["Vae", "VaeEpochRecord", "VaeLoss", "VaeResult", "train_vae"]
 
@@ -35,14 +41,16 @@ class Vae:
         *,
         batch_norm: bool = False,
         seed: int = 0,
-        _native: Any = None,
+        _held: Any = None,
     ) -> None:
         self.spec = spec
         self.batch_norm = bool(batch_norm)
         self._model = (
-            _native
-            if _native is not None
-            else _C.Vae(_C.VaeSpec(spec._native(), self.batch_norm), check_seed(seed))
+            _held
+            if _held is not None
+            else _native._C.Vae(
+                _native._C.VaeSpec(spec._native(), self.batch_norm), check_seed(seed)
+            )
         )
 
     @property
@@ -99,29 +107,13 @@ class Vae:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vae:
         """Reads a VAE written by `save`; DataFormatError if the file holds something else."""
-        native = _C.Vae.load(existing_file(path))
+        native = _native._C.Vae.load(existing_file(path))
         spec = AutoencoderSpec._from_native(native.spec.architecture)
-        return cls(spec, batch_norm=native.spec.batch_norm, _native=native)
+        return cls(spec, batch_norm=native.spec.batch_norm, _held=native)
 
     def __repr__(self) -> str:
         norm = ", batch norm" if self.batch_norm else ""
         return f"Vae({self.spec.describe()}{norm}, {self.parameter_count} parameters)"
-
-
-@dataclass(frozen=True)
-class VaeEpochRecord:
-    """One epoch: the loss and its terms per image, on the training and validation sets."""
-
-    epoch: int
-    train_loss: float
-    train_reconstruction: float
-    train_kl: float
-    val_loss: float
-    val_reconstruction: float
-    val_kl: float
-    val_mse: float  # per pixel, through the means: comparable with a CAE's
-    seconds: float
-    improved: bool
 
 
 @dataclass(frozen=True)
@@ -134,19 +126,16 @@ class VaeLoss:
     mse: float
 
 
-@dataclass
-class VaeResult:
+@dataclass(kw_only=True)
+class VaeResult(TrainingRun):
     """What VAE training returns: the model (at its best epoch) and its figures."""
 
     model: Vae
     history: list[VaeEpochRecord] = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = float("nan")
-    stop_reason: str = "completed"
-    seconds: float = 0.0
     test: VaeLoss | None = None
 
 
+@shows_loop_settings()
 def train_vae(
     data: DataLike,
     *,
@@ -155,32 +144,16 @@ def train_vae(
     latent_dim: int = 2,
     batch_norm: bool = False,
     beta: float = 0.8,
-    reconstruction: str = "mse",
+    loss: str = "mse",
     test: DataLike | None = None,
-    optimizer: str = "adam",
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    batch_size: int = 256,
-    epochs: int = 10,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    early_stopping: bool = True,
-    patience: int = 5,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    lr_decay: float = 1.0,
-    lr_patience: int = 3,
-    checkpoint: str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    threads: int | None = None,
     callback: Callable[[VaeEpochRecord], None] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> VaeResult:
     """Trains a convolutional VAE; the defaults are report 000's (nf 8, latent 2, Adam 1e-3,
     no weight decay, MSE, beta 0.8).
 
     The loss per image is reconstruction + beta * KL(q(z|x) || N(0, I)), the reconstruction
-    summed over pixels (squared error, or binary cross-entropy with reconstruction="bce")
+    summed over pixels (squared error, or binary cross-entropy with loss="bce")
     and the KL over latent dimensions; training samples z with the reparameterisation
     trick, validation and test use z = mean.
 
@@ -191,13 +164,9 @@ def train_vae(
         latent_dim: latent width, unless `spec` is given.
         batch_norm: batch normalisation after every convolution (report 002).
         beta: weight of the KL term, >= 0.
-        reconstruction: "mse" or "bce".
+        loss: the reconstruction's, "mse" or "bce" (`reconstruction=`, its old name,
+            still works and warns).
         test: images to score (default: the Dataset's test set).
-        optimizer, lr, momentum, weight_decay, batch_size, epochs, seed, val_fraction,
-        early_stopping, patience, min_delta, restore_best, lr_decay, lr_patience, checkpoint,
-        resume,
-        threads: as in
-            `udl.train_autoencoder`.
         callback: called after every epoch with its VaeEpochRecord.
 
     Returns:
@@ -206,47 +175,31 @@ def train_vae(
     Raises:
         ValueError: for beta < 0 or any other parameter out of range.
     """
-    arguments = locals()
+    if "reconstruction" in options:
+        warnings.warn(
+            "train_vae(reconstruction=...) is now loss=...", DeprecationWarning, stacklevel=2
+        )
+        loss = options.pop("reconstruction")  # type: ignore[typeddict-item]
     train_set, test_set = _resolve_data(data, test)
     if spec is None:
         spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
-    config = fill_loop_config(_C.VaeConfig(), **{name: arguments[name] for name in LOOP_PARAMETERS})
+    config = fill_loop_config(_native._C.VaeConfig(), options, "train_vae")
     config.beta = number(beta, "beta")
-    config.reconstruction = reconstruction
+    config.loss = loss
     config.validate()
-    model = Vae(spec, batch_norm=batch_norm, seed=check_seed(seed))
-    on_epoch = None if callback is None else (lambda stats: callback(_record(stats)))
-    native = _C.train_vae(
+    model = Vae(spec, batch_norm=batch_norm, seed=config.seed)
+    native = _native._C.train_vae(
         model._model,
         train_set.images,
         None if test_set is None else test_set.images,
         config,
-        on_epoch,
+        _native_callback(callback, VaeEpochRecord),
     )
     test_loss = native.test
     return VaeResult(
         model=model,
-        history=[_record(s) for s in native.history],
-        best_epoch=native.best_epoch,
-        best_val_loss=native.best_val_loss,
-        stop_reason=native.stop_reason,
-        seconds=native.seconds,
+        **TrainingRun._run_fields(native, VaeEpochRecord),
         test=None
         if test_loss is None
         else VaeLoss(test_loss.total, test_loss.reconstruction, test_loss.kl, test_loss.mse),
-    )
-
-
-def _record(stats: Any) -> VaeEpochRecord:
-    return VaeEpochRecord(
-        epoch=stats.epoch,
-        train_loss=stats.train_loss,
-        train_reconstruction=stats.train_reconstruction,
-        train_kl=stats.train_kl,
-        val_loss=stats.val_loss,
-        val_reconstruction=stats.val_reconstruction,
-        val_kl=stats.val_kl,
-        val_mse=stats.val_mse,
-        seconds=stats.seconds,
-        improved=stats.improved,
     )

@@ -3,14 +3,14 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "udl/autoencoder.h"
+#include "udl/figures.h"
 #include "udl/image_set.h"
-#include "udl/training_loop.h"
+#include "udl/loop.h"
 
 namespace udl {
 
@@ -65,16 +65,20 @@ class ClassifierImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Classifier);
 
-struct ClassifierEpochStats {
-  int64_t epoch = 0;
+struct ClassifierEpochRecord : EpochFigures {
   double train_loss = 0.0;  // negative log-likelihood
   double train_accuracy = 0.0;
   double val_loss = 0.0;
   double val_accuracy = 0.0;
-  double seconds = 0.0;
-  bool improved = false;
+
+  static constexpr auto figures() {
+    using R = ClassifierEpochRecord;
+    return std::make_tuple(
+        figure("train_loss", &R::train_loss), figure("train_accuracy", &R::train_accuracy),
+        figure("val_loss", &R::val_loss), figure("val_accuracy", &R::val_accuracy));
+  }
 };
-using ClassifierHooks = LoopHooks<ClassifierEpochStats>;
+using ClassifierHooks = LoopHooks<ClassifierEpochRecord>;
 
 struct ClassificationScores {
   double loss = 0.0;  // mean negative log-likelihood
@@ -82,12 +86,7 @@ struct ClassificationScores {
   torch::Tensor confusion;  // classes×classes int64: row = true class, column = predicted
 };
 
-struct ClassifierTrainResult {
-  std::vector<ClassifierEpochStats> history;
-  int64_t best_epoch = 0;
-  double best_val_loss = std::numeric_limits<double>::infinity();
-  double seconds = 0.0;
-  std::string stop_reason;
+struct ClassifierTrainResult : TrainingRun<ClassifierEpochRecord> {
   std::optional<ClassificationScores> test;
 };
 

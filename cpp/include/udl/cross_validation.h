@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "udl/training.h"
+#include "udl/autoencoder_training.h"
 
 namespace udl {
 
@@ -35,7 +35,10 @@ struct CrossValidationResult {
 
 // Trains one model of `spec` per fold. Fold i's model and shuffling are seeded with
 // config.seed + i. `test`, if given, is evaluated by every fold's model. A hook's exception
-// stops the whole run.
+// stops the whole run. With config.checkpoint_path P, the running fold checkpoints to
+// "P.fold<i>" after every epoch and each finished fold's result (and the best model so far)
+// goes to P; with config.resume the run continues from the finished folds and the running
+// fold's checkpoint, exactly as the uninterrupted run would have.
 CrossValidationResult cross_validate(const AutoencoderSpec& spec, const ImageSet& data,
                                      const ImageSet* test, const TrainConfig& config,
                                      const CrossValidationConfig& cv, const TrainHooks& hooks = {});

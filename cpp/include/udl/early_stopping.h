@@ -7,14 +7,15 @@
 #include <string>
 
 #include "udl/errors.h"
+#include "udl/loop_defaults.h"
 
 namespace udl {
 
 struct EarlyStoppingConfig {
-  bool enabled = true;
-  int64_t patience = 5;
-  double min_delta = 0.0;
-  bool restore_best = true;  // put the best epoch's weights back at the end
+  bool enabled = loop_defaults::early_stopping;
+  int64_t patience = loop_defaults::patience;
+  double min_delta = loop_defaults::min_delta;
+  bool restore_best = loop_defaults::restore_best;  // put the best epoch's weights back at the end
 };
 
 class EarlyStopping {

@@ -8,9 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "udl/figures.h"
 #include "udl/image_set.h"
+#include "udl/loop.h"
 #include "udl/torch_api.h"
-#include "udl/training_loop.h"
 
 namespace udl {
 
@@ -50,22 +51,26 @@ class GanImpl : public torch::nn::Module {
   std::vector<torch::Tensor> generator_parameters() { return generator_->parameters(); }
   std::vector<torch::Tensor> discriminator_parameters() { return discriminator_->parameters(); }
   const GanSpec& spec() const { return spec_; }
+  // The generator its dropout layers draw from (a handle: copies share its state).
+  at::Generator dropout_generator() const { return dropout_generator_; }
 
  private:
   GanSpec spec_;
+  at::Generator dropout_generator_;
   torch::nn::Sequential generator_{nullptr};
   torch::nn::Sequential discriminator_{nullptr};
 };
 TORCH_MODULE(Gan);
 
-struct GanConfig {
-  double learning_rate = 2e-4;  // report 000: 1e-4
-  double beta1 = 0.5;           // Adam's; 0.5 is the DCGAN setting, 0.9 Adam's default
-  double beta2 = 0.999;
-  int64_t batch_size = 64;
-  int64_t epochs = 10;
-  uint64_t seed = 0;
-  int threads = 0;
+// The loop's settings from the GAN's defaults (python/udl/settings.py: GAN_DEFAULTS). There
+// is no validation set: nothing is monitored, so neither early stopping nor a plateau apply.
+struct GanConfig : LoopConfig {
+  GanConfig() {
+    learning_rate = loop_defaults::gan_lr;
+    beta1 = loop_defaults::gan_beta1;
+    batch_size = loop_defaults::gan_batch_size;
+    early_stopping.enabled = loop_defaults::gan_early_stopping;
+  }
   // Epochs after which the generator's images of one fixed noise batch are kept.
   std::vector<int64_t> sample_epochs;
   int64_t sample_count = 64;
@@ -73,23 +78,26 @@ struct GanConfig {
 // Throws InvalidArgument naming the first out-of-range field.
 void validate(const GanConfig& config);
 
-struct GanEpochStats {
-  int64_t epoch = 0;
+struct GanEpochRecord : EpochFigures {
   double generator_loss = 0.0;      // mean over batches
   double discriminator_loss = 0.0;  // BCE on the real batch + BCE on the fake batch
   double real_score = 0.0;          // mean D(x): the discriminator's belief in real images
   double fake_score = 0.0;          // mean D(G(z)) before the generator's step
-  double seconds = 0.0;
+
+  static constexpr auto figures() {
+    using R = GanEpochRecord;
+    return std::make_tuple(figure("generator_loss", &R::generator_loss),
+                           figure("discriminator_loss", &R::discriminator_loss),
+                           figure("real_score", &R::real_score),
+                           figure("fake_score", &R::fake_score));
+  }
 };
 
-struct GanTrainResult {
-  std::vector<GanEpochStats> history;
+struct GanTrainResult : TrainingRun<GanEpochRecord> {
   std::vector<std::pair<int64_t, torch::Tensor>> samples;  // (epoch, images in [0,1])
-  double seconds = 0.0;
-  std::string stop_reason;  // "completed" or "diverged at epoch E"
 };
 
-using GanHooks = LoopHooks<GanEpochStats>;
+using GanHooks = LoopHooks<GanEpochRecord>;
 
 // One discriminator step (its optimizer only) on real images in [-1, 1] and the
 // generator's images of `noise`; returns its loss and writes the mean scores.

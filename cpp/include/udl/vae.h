@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "udl/architecture.h"
+#include "udl/autoencoder_training.h"
 #include "udl/image_set.h"
-#include "udl/training.h"
-#include "udl/training_loop.h"
+#include "udl/loop.h"
 
 namespace udl {
 
@@ -56,8 +56,8 @@ class VaeImpl : public torch::nn::Module {
 TORCH_MODULE(Vae);
 
 struct VaeConfig : LoopConfig {
-  LossKind reconstruction = LossKind::kMse;
-  double beta = 1.0;  // report 000: 0.8
+  LossKind loss = LossKind::kMse;  // of the reconstruction
+  double beta = 1.0;               // report 000: 0.8
 };
 // Throws InvalidArgument naming the first out-of-range field (β < 0 included).
 void validate(const VaeConfig& config);
@@ -70,8 +70,7 @@ struct VaeLoss {
   double mse = 0.0;  // per pixel, of the reconstruction: comparable with the CAE
 };
 
-struct VaeEpochStats {
-  int64_t epoch = 0;
+struct VaeEpochRecord : EpochFigures {
   double train_loss = 0.0;
   double train_reconstruction = 0.0;
   double train_kl = 0.0;
@@ -79,23 +78,25 @@ struct VaeEpochStats {
   double val_reconstruction = 0.0;
   double val_kl = 0.0;
   double val_mse = 0.0;
-  double seconds = 0.0;
-  bool improved = false;
-};
-using VaeHooks = LoopHooks<VaeEpochStats>;
 
-struct VaeTrainResult {
-  std::vector<VaeEpochStats> history;
-  int64_t best_epoch = 0;
-  double best_val_loss = std::numeric_limits<double>::infinity();
-  double seconds = 0.0;
-  std::string stop_reason;
+  static constexpr auto figures() {
+    using R = VaeEpochRecord;
+    return std::make_tuple(figure("train_loss", &R::train_loss),
+                           figure("train_reconstruction", &R::train_reconstruction),
+                           figure("train_kl", &R::train_kl), figure("val_loss", &R::val_loss),
+                           figure("val_reconstruction", &R::val_reconstruction),
+                           figure("val_kl", &R::val_kl), figure("val_mse", &R::val_mse));
+  }
+};
+using VaeHooks = LoopHooks<VaeEpochRecord>;
+
+struct VaeTrainResult : TrainingRun<VaeEpochRecord> {
   std::optional<VaeLoss> test;
 };
 
 // The loss of one batch as a scalar tensor (for backward), its terms written to `terms`.
-torch::Tensor vae_loss(Vae& model, const torch::Tensor& images, LossKind reconstruction,
-                       double beta, VaeLoss* terms = nullptr);
+torch::Tensor vae_loss(Vae& model, const torch::Tensor& images, LossKind loss, double beta,
+                       VaeLoss* terms = nullptr);
 
 VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
                          const VaeConfig& config, const VaeHooks& hooks = {});

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "test_support.h"
+#include "udl/autoencoder_training.h"
 #include "udl/errors.h"
-#include "udl/training.h"
 
 namespace {
 
@@ -105,7 +105,7 @@ TEST(Training, HooksRunAndTheirExceptionsPropagate) {
   std::vector<int64_t> epochs;
   int polls = 0;
   udl::TrainHooks hooks;
-  hooks.on_epoch = [&](const udl::EpochStats& stats) {
+  hooks.on_epoch = [&](const udl::EpochRecord& stats) {
     epochs.push_back(stats.epoch);
     if (stats.epoch == 2) throw std::runtime_error("stop here");
   };

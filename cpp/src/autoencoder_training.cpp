@@ -1,9 +1,8 @@
-#include "udl/training.h"
+#include "udl/autoencoder_training.h"
 
-#include <chrono>
 #include <cmath>
 
-#include "epoch_loop.h"
+#include "engine.h"
 #include "udl/errors.h"
 
 namespace udl {
@@ -115,18 +114,16 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
                                        const ImageSet& validation, const ImageSet* test,
                                        const TrainConfig& config, const TrainHooks& hooks,
                                        int64_t fold) {
-  const auto run_start = std::chrono::steady_clock::now();
   validate(config);
   check_input_shape(model->spec(), train.images());
   check_input_shape(model->spec(), validation.images());
   if (test != nullptr) check_input_shape(model->spec(), test->images());
-  const detail::ThreadCountGuard threads(config.threads);
-  const detail::CpuAllocationCache allocation_cache;
-
-  auto optimizer = detail::make_optimizer(model->parameters(), config);
-  auto shuffle_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 1);
+  detail::Engine<EpochRecord> engine("autoencoder", config, hooks);
+  torch::optim::Optimizer& optimizer = engine.optimizer(model->parameters());
   auto corruption_generator =
       at::make_generator<at::CPUGeneratorImpl>(config.seed ^ kTrainCorruptionStream);
+  engine.track(corruption_generator);
+  engine.track(model->dropout_generator());
   const std::vector<PrunableWeight> prunable = model->prunable_weights();
   const bool pruning = config.pruning.enabled();
   const bool denoising = config.corruption.enabled();
@@ -135,41 +132,31 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
     const torch::Tensor images = train.batch(indices);
     const torch::Tensor input =
         denoising ? corrupt(images, config.corruption, corruption_generator) : images;
-    optimizer->zero_grad();
+    optimizer.zero_grad();
     torch::Tensor loss = autoencoding_loss(model, input, images, config.loss, config.passes);
     loss.backward();
     if (pruning) mask_gradients(prunable);
-    optimizer->step();
+    optimizer.step();
     if (pruning) apply_masks(prunable);  // weight decay and momentum must not revive them
     return loss.item<double>();
   };
   auto run_epoch = [&](int64_t epoch) {
     model->train();
-    EpochStats stats;
-    stats.fold = fold;
-    stats.train_loss = detail::run_shuffled_batches(
-        train.size(), config.batch_size, shuffle_generator, hooks.poll_interrupt, train_batch);
+    EpochRecord record;
+    record.fold = fold;
+    record.train_loss = engine.shuffled_batches(train.size(), train_batch);
     if (pruning && epoch % config.pruning.every == 0) prune_l1(prunable, config.pruning);
     const Evaluation val =
         evaluate(model, validation, config, config.seed ^ kValidationCorruptionStream);
-    stats.val_loss = val.loss;
-    stats.val_mse = val.mse;
-    stats.sparsity = sparsity(prunable);
-    return stats;
+    record.val_loss = val.loss;
+    record.val_mse = val.mse;
+    record.sparsity = sparsity(prunable);
+    return record;
   };
-  const detail::Resumable resumable{
-      {"autoencoder", config.seed, config.batch_size, config.optimizer},
-      {shuffle_generator, corruption_generator, model->dropout_generator()}};
-  auto outcome =
-      detail::run_epochs<EpochStats>(*model, *optimizer, config, hooks, resumable, run_epoch);
-
   TrainResult result;
-  result.history = std::move(outcome.history);
-  result.best_epoch = outcome.best_epoch;
-  result.best_val_loss = outcome.best_val_loss;
-  if (outcome.best_epoch > 0) result.best_val_mse = result.history[outcome.best_epoch - 1].val_mse;
-  result.stop_reason = outcome.stop_reason;
-  result.seconds = detail::seconds_since(run_start);
+  static_cast<TrainingRun<EpochRecord>&>(result) =
+      engine.run(*model, run_epoch, [](const EpochRecord& r) { return r.val_loss; });
+  if (result.best_epoch > 0) result.best_val_mse = result.history[result.best_epoch - 1].val_mse;
   if (test != nullptr) {
     const uint64_t test_seed = config.seed ^ kTestCorruptionStream;
     const Evaluation on_test = evaluate(model, *test, config, test_seed);

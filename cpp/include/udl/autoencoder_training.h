@@ -1,4 +1,5 @@
-// The native training loop of the autoencoders: config, per-epoch figures, history, result.
+// Training the autoencoders (plain, denoising, iterative, pruned): their settings, per-epoch
+// figures and result, and their loss and evaluation.
 #pragma once
 
 #include <array>
@@ -11,10 +12,10 @@
 
 #include "udl/autoencoder.h"
 #include "udl/corruption.h"
-#include "udl/early_stopping.h"
+#include "udl/figures.h"
 #include "udl/image_set.h"
+#include "udl/loop.h"
 #include "udl/pruning.h"
-#include "udl/training_loop.h"
 
 namespace udl {
 
@@ -37,18 +38,22 @@ struct TrainConfig : LoopConfig {
 // Throws InvalidArgument naming the first out-of-range field.
 void validate(const TrainConfig& config);
 
-struct EpochStats {
+struct EpochRecord : EpochFigures {
   int64_t fold = -1;  // 0-based fold under cross-validation, else -1
-  int64_t epoch = 0;  // 1-based
   double train_loss = 0.0;
-  double val_loss = 0.0;  // in the training loss, summed over the passes
-  double val_mse = 0.0;   // of the first pass, whatever the training loss
-  double seconds = 0.0;
-  bool improved = false;                        // a new best validation loss
+  double val_loss = 0.0;                        // in the training loss, summed over the passes
+  double val_mse = 0.0;                         // of the first pass, whatever the training loss
   std::array<double, kLayerGroups> sparsity{};  // masked fraction per LayerGroup
+
+  static constexpr auto figures() {
+    return std::make_tuple(
+        figure("fold", &EpochRecord::fold), figure("train_loss", &EpochRecord::train_loss),
+        figure("val_loss", &EpochRecord::val_loss), figure("val_mse", &EpochRecord::val_mse),
+        figure("sparsity", &EpochRecord::sparsity));
+  }
 };
 
-using TrainHooks = LoopHooks<EpochStats>;
+using TrainHooks = LoopHooks<EpochRecord>;
 
 // How well a denoiser does on the test set: its input and its output against the clean
 // images.
@@ -59,14 +64,8 @@ struct DenoisingScores {
   double denoised_psnr = 0.0;
 };
 
-struct TrainResult {
-  std::vector<EpochStats> history;
-  int64_t best_epoch = 0;  // 1-based; the weights the model holds when restore_best is on
-  // Infinite when no epoch ended with a finite loss.
-  double best_val_loss = std::numeric_limits<double>::infinity();
+struct TrainResult : TrainingRun<EpochRecord> {
   double best_val_mse = std::numeric_limits<double>::infinity();
-  double seconds = 0.0;             // wall time of the whole run
-  std::string stop_reason;          // "completed", "early stopping", or "diverged at epoch E"
   std::optional<double> test_loss;  // in the training loss
   std::optional<double> test_mse;
   std::optional<DenoisingScores> test_denoising;  // with a test set and a corruption
@@ -78,7 +77,7 @@ struct TrainResult {
 TrainResult train_autoencoder(Autoencoder& model, const ImageSet& data, const ImageSet* test,
                               const TrainConfig& config, const TrainHooks& hooks = {});
 
-// The same on a given split; `fold` labels the EpochStats (-1 outside cross-validation).
+// The same on a given split; `fold` labels the EpochRecord (-1 outside cross-validation).
 TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train,
                                        const ImageSet& validation, const ImageSet* test,
                                        const TrainConfig& config, const TrainHooks& hooks = {},

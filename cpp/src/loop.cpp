@@ -1,6 +1,6 @@
-#include "udl/training_loop.h"
+#include "udl/loop.h"
 
-#include "epoch_loop.h"
+#include "engine.h"
 #include "udl/errors.h"
 
 namespace udl {
@@ -19,6 +19,10 @@ void validate(const LoopConfig& config) {
           "lr (learning rate) must be > 0, got " + std::to_string(config.learning_rate));
   require(std::isfinite(config.momentum) && config.momentum >= 0 && config.momentum < 1,
           "momentum must be in [0, 1), got " + std::to_string(config.momentum));
+  require(config.beta1 >= 0 && config.beta1 < 1,
+          "beta1 must be in [0, 1), got " + std::to_string(config.beta1));
+  require(config.beta2 >= 0 && config.beta2 < 1,
+          "beta2 must be in [0, 1), got " + std::to_string(config.beta2));
   require(std::isfinite(config.weight_decay) && config.weight_decay >= 0,
           "weight_decay must be >= 0, got " + std::to_string(config.weight_decay));
   require(config.batch_size > 0,
@@ -46,9 +50,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tenso
                                                    .momentum(config.momentum)
                                                    .weight_decay(config.weight_decay));
   }
-  return std::make_unique<torch::optim::Adam>(
-      std::move(parameters),
-      torch::optim::AdamOptions(config.learning_rate).weight_decay(config.weight_decay));
+  return std::make_unique<torch::optim::Adam>(std::move(parameters),
+                                              torch::optim::AdamOptions(config.learning_rate)
+                                                  .betas({config.beta1, config.beta2})
+                                                  .weight_decay(config.weight_decay));
 }
 
 std::vector<torch::Tensor> snapshot(torch::nn::Module& model) {

@@ -1,27 +1,13 @@
-// udl._C: the pybind11 layer over udl_core. It converts arguments and results and nothing
-// else; the GIL is released around native work and taken back only inside hooks.
-#include <map>
-
-#include "conversions.h"
+// Bindings of the autoencoders: spec, model, training settings and result, cross-validation
+// and corruptions.
+#include "bind_common.h"
 #include "udl/autoencoder.h"
+#include "udl/autoencoder_training.h"
 #include "udl/cross_validation.h"
 #include "udl/errors.h"
-#include "udl/idx.h"
-#include "udl/layers.h"
-#include "udl/training.h"
-#include "udl_build_info.h"
 
-using namespace udl_python;
-
+namespace udl_python {
 namespace {
-
-std::map<std::string, double> sparsity_dict(const std::array<double, udl::kLayerGroups>& values) {
-  std::map<std::string, double> out;
-  for (size_t g = 0; g < udl::kLayerGroups; ++g) {
-    out[udl::layer_group_name(static_cast<udl::LayerGroup>(g))] = values[g];
-  }
-  return out;
-}
 
 udl::LayerGroup layer_group(const std::string& name) {
   for (size_t g = 0; g < udl::kLayerGroups; ++g) {
@@ -43,7 +29,7 @@ udl::CrossValidationResult cross_validate(const udl::AutoencoderSpec& spec, cons
   const udl::ImageSet data = image_set(images, labels, "images");
   std::optional<udl::ImageSet> test;
   if (test_images) test.emplace(as_tensor(*test_images, "test images"));
-  const udl::TrainHooks hooks = make_hooks<udl::EpochStats>(on_epoch);
+  const udl::TrainHooks hooks = make_hooks<udl::EpochRecord>(on_epoch);
   udl::CrossValidationConfig cv;
   cv.folds = folds;
   cv.stratified = stratified;
@@ -57,7 +43,7 @@ udl::TrainResult train(std::shared_ptr<udl::AutoencoderImpl> module, const py::a
   const udl::ImageSet data(as_tensor(images, "images"));
   std::optional<udl::ImageSet> test;
   if (test_images) test.emplace(as_tensor(*test_images, "test images"));
-  const udl::TrainHooks hooks = make_hooks<udl::EpochStats>(on_epoch);
+  const udl::TrainHooks hooks = make_hooks<udl::EpochRecord>(on_epoch);
   udl::Autoencoder model(std::move(module));
   py::gil_scoped_release release;
   return udl::train_autoencoder(model, data, test ? &*test : nullptr, config, hooks);
@@ -65,48 +51,7 @@ udl::TrainResult train(std::shared_ptr<udl::AutoencoderImpl> module, const py::a
 
 }  // namespace
 
-PYBIND11_MODULE(_C, m) {
-  m.doc() = "udl's native core (LibTorch); use the udl package, not this module";
-  m.attr("__torch_version__") = UDL_BUILT_WITH_TORCH;
-  m.attr("MODEL_FORMAT_VERSION") = udl::kModelFormatVersion;
-
-  py::register_exception<udl::InvalidArchitecture>(m, "InvalidArchitecture", PyExc_ValueError);
-  py::register_exception<udl::DataFormatError>(m, "DataFormatError", PyExc_ValueError);
-  py::register_exception<udl::InvalidArgument>(m, "InvalidArgument", PyExc_ValueError);
-
-  m.def(
-      "read_idx_images_and_labels",
-      [](const std::string& images_path, const std::string& labels_path, int num_classes) {
-        udl::IdxImagesAndLabels pair;
-        {
-          py::gil_scoped_release release;
-          pair = udl::read_idx_images_and_labels(images_path, labels_path, num_classes);
-        }
-        const auto& d = pair.images.dims;
-        const std::vector<int64_t> image_shape{d[0], 1, d[1], d[2]};
-        const int64_t n = pair.labels.dims[0];
-        const auto labels =
-            torch::from_blob(pair.labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
-        return py::make_tuple(bytes_to_numpy(std::move(pair.images), image_shape),
-                              as_numpy(labels));
-      },
-      py::arg("images_path"), py::arg("labels_path"), py::arg("num_classes"));
-  m.def(
-      "read_idx",
-      [](const std::string& path) {
-        udl::IdxArray array = udl::read_idx_file(path);
-        const std::vector<int64_t> dims = array.dims;
-        return bytes_to_numpy(std::move(array), dims);
-      },
-      py::arg("path"));
-
-  m.def(
-      "validate_images",
-      [](const py::array& images, const std::optional<py::array>& labels) {
-        image_set(images, labels, "images");
-      },
-      py::arg("images"), py::arg("labels") = py::none());
-
+void bind_autoencoder(py::module_& m) {
   py::class_<udl::ConvLayerSpec>(m, "ConvLayerSpec")
       .def(py::init([](int64_t channels, int64_t kernel, int64_t stride, int64_t padding) {
              return udl::ConvLayerSpec{channels, kernel, stride, padding};
@@ -144,98 +89,38 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("decoder_dropout", &udl::AutoencoderSpec::decoder_dropout)
       .def("__repr__", [](const udl::AutoencoderSpec& spec) { return udl::describe(spec); });
 
-  py::class_<udl::AutoencoderImpl, std::shared_ptr<udl::AutoencoderImpl>>(m, "Autoencoder")
+  using Impl = udl::AutoencoderImpl;
+  bind_model<Impl, udl::Autoencoder>(m, "Autoencoder", &udl::save_autoencoder,
+                                     &udl::load_autoencoder)
       .def(py::init([](const udl::AutoencoderSpec& spec, uint64_t seed) {
              return udl::Autoencoder(spec, seed).ptr();
            }),
            py::arg("spec"), py::arg("seed") = 0)
-      .def_property_readonly("spec", &udl::AutoencoderImpl::spec)
-      .def_property_readonly("parameter_count",
-                             [](udl::AutoencoderImpl& self) {
-                               int64_t n = 0;
-                               for (const auto& p : self.parameters()) n += p.numel();
-                               return n;
-                             })
+      .def_property_readonly("spec", &Impl::spec)
       .def("encode",
-           [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& images) {
+           [](std::shared_ptr<Impl> self, const py::array& images) {
              udl::Autoencoder model(self);
              return infer_numpy(images, "images", [&](const torch::Tensor& x) {
                return udl::encode_images(model, x);
              });
            })
       .def("decode",
-           [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& codes) {
+           [](std::shared_ptr<Impl> self, const py::array& codes) {
              udl::Autoencoder model(self);
              return infer_numpy(codes, "codes", [&](const torch::Tensor& z) {
                return udl::decode_codes(model, z);
              });
            })
       .def("reconstruct",
-           [](std::shared_ptr<udl::AutoencoderImpl> self, const py::array& images) {
+           [](std::shared_ptr<Impl> self, const py::array& images) {
              udl::Autoencoder model(self);
              return infer_numpy(images, "images", [&](const torch::Tensor& x) {
                return udl::reconstruct_images(model, x);
              });
            })
-      .def("state_dict",
-           [](std::shared_ptr<udl::AutoencoderImpl> self) {
-             udl::Autoencoder model(self);
-             py::dict state;
-             for (auto& [name, tensor] : udl::named_state(model)) {
-               state[py::str(name)] = as_numpy(tensor.detach().clone());
-             }
-             return state;
-           })
-      .def("sparsity",
-           [](std::shared_ptr<udl::AutoencoderImpl> self) {
-             return sparsity_dict(udl::sparsity(self->prunable_weights()));
-           })
-      .def("save",
-           [](std::shared_ptr<udl::AutoencoderImpl> self, const std::string& path) {
-             udl::Autoencoder model(self);
-             py::gil_scoped_release release;
-             udl::save_autoencoder(model, path);
-           })
-      .def_static("load", [](const std::string& path) {
-        py::gil_scoped_release release;
-        return udl::load_autoencoder(path).ptr();
+      .def("sparsity", [](std::shared_ptr<Impl> self) {
+        return by_layer_group(udl::sparsity(self->prunable_weights()));
       });
-
-  py::class_<udl::LoopConfig>(m, "LoopConfig")
-      .def(py::init<>())
-      .def_property(
-          "optimizer",
-          [](const udl::LoopConfig& c) {
-            return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam";
-          },
-          [](udl::LoopConfig& c, const std::string& name) {
-            c.optimizer = udl::parse_optimizer(name);
-          })
-      .def_readwrite("learning_rate", &udl::LoopConfig::learning_rate)
-      .def_readwrite("momentum", &udl::LoopConfig::momentum)
-      .def_readwrite("weight_decay", &udl::LoopConfig::weight_decay)
-      .def_readwrite("batch_size", &udl::LoopConfig::batch_size)
-      .def_readwrite("epochs", &udl::LoopConfig::epochs)
-      .def_readwrite("seed", &udl::LoopConfig::seed)
-      .def_readwrite("val_fraction", &udl::LoopConfig::val_fraction)
-      .def_readwrite("threads", &udl::LoopConfig::threads)
-      .def_readwrite("lr_decay", &udl::LoopConfig::lr_decay)
-      .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
-      .def_readwrite("checkpoint_path", &udl::LoopConfig::checkpoint_path)
-      .def_readwrite("resume", &udl::LoopConfig::resume)
-      .def_property(
-          "early_stopping", [](const udl::LoopConfig& c) { return c.early_stopping.enabled; },
-          [](udl::LoopConfig& c, bool on) { c.early_stopping.enabled = on; })
-      .def_property(
-          "patience", [](const udl::LoopConfig& c) { return c.early_stopping.patience; },
-          [](udl::LoopConfig& c, int64_t p) { c.early_stopping.patience = p; })
-      .def_property(
-          "min_delta", [](const udl::LoopConfig& c) { return c.early_stopping.min_delta; },
-          [](udl::LoopConfig& c, double d) { c.early_stopping.min_delta = d; })
-      .def_property(
-          "restore_best", [](const udl::LoopConfig& c) { return c.early_stopping.restore_best; },
-          [](udl::LoopConfig& c, bool on) { c.early_stopping.restore_best = on; })
-      .def("validate", [](const udl::LoopConfig& c) { udl::validate(c); });
 
   py::class_<udl::CorruptionConfig>(m, "CorruptionConfig")
       .def(py::init<>())
@@ -259,7 +144,7 @@ PYBIND11_MODULE(_C, m) {
           [](udl::TrainConfig& c, int64_t every) { c.pruning.every = every; })
       .def_property(
           "prune_amounts",
-          [](const udl::TrainConfig& c) { return sparsity_dict(c.pruning.amounts); },
+          [](const udl::TrainConfig& c) { return by_layer_group(c.pruning.amounts); },
           [](udl::TrainConfig& c, const std::map<std::string, double>& amounts) {
             for (const auto& [name, amount] : amounts) {
               c.pruning.amounts[static_cast<size_t>(layer_group(name))] = amount;
@@ -267,22 +152,7 @@ PYBIND11_MODULE(_C, m) {
           })
       .def("validate", [](const udl::TrainConfig& c) { udl::validate(c); });
 
-  py::class_<udl::EpochStats>(m, "EpochStats")
-      .def_readonly("fold", &udl::EpochStats::fold)
-      .def_readonly("epoch", &udl::EpochStats::epoch)
-      .def_readonly("val_mse", &udl::EpochStats::val_mse)
-      .def_property_readonly("sparsity",
-                             [](const udl::EpochStats& s) { return sparsity_dict(s.sparsity); })
-      .def_readonly("train_loss", &udl::EpochStats::train_loss)
-      .def_readonly("val_loss", &udl::EpochStats::val_loss)
-      .def_readonly("seconds", &udl::EpochStats::seconds)
-      .def_readonly("improved", &udl::EpochStats::improved)
-      .def("__repr__", [](const udl::EpochStats& s) {
-        return "EpochStats(epoch=" + std::to_string(s.epoch) +
-               ", train_loss=" + std::to_string(s.train_loss) +
-               ", val_loss=" + std::to_string(s.val_loss) +
-               ", seconds=" + std::to_string(s.seconds) + ")";
-      });
+  bind_record<udl::EpochRecord>(m, "EpochRecord");
 
   py::class_<udl::DenoisingScores>(m, "DenoisingScores")
       .def_readonly("corrupted_mse", &udl::DenoisingScores::corrupted_mse)
@@ -290,13 +160,8 @@ PYBIND11_MODULE(_C, m) {
       .def_readonly("corrupted_psnr", &udl::DenoisingScores::corrupted_psnr)
       .def_readonly("denoised_psnr", &udl::DenoisingScores::denoised_psnr);
 
-  py::class_<udl::TrainResult>(m, "TrainResult")
-      .def_readonly("history", &udl::TrainResult::history)
-      .def_readonly("best_epoch", &udl::TrainResult::best_epoch)
-      .def_readonly("best_val_loss", &udl::TrainResult::best_val_loss)
+  bind_run<udl::TrainResult>(m, "TrainResult")
       .def_readonly("best_val_mse", &udl::TrainResult::best_val_mse)
-      .def_readonly("seconds", &udl::TrainResult::seconds)
-      .def_readonly("stop_reason", &udl::TrainResult::stop_reason)
       .def_readonly("test_loss", &udl::TrainResult::test_loss)
       .def_readonly("test_mse", &udl::TrainResult::test_mse)
       .def_readonly("test_denoising", &udl::TrainResult::test_denoising);
@@ -340,15 +205,6 @@ PYBIND11_MODULE(_C, m) {
       py::arg("images"), py::arg("labels"), py::arg("k"), py::arg("seed"), py::arg("stratified"));
   m.def("train_autoencoder", &train, py::arg("model"), py::arg("images"), py::arg("test_images"),
         py::arg("config"), py::arg("on_epoch") = py::none());
-  bind_models(m);
-  m.def(
-      "model_kind",
-      [](const std::string& path) {
-        py::gil_scoped_release release;
-        return udl::read_model_file(path, "").kind;
-      },
-      py::arg("path"));
-  m.def(
-      "set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
-  m.def("get_num_threads", []() { return at::get_num_threads(); });
 }
+
+}  // namespace udl_python

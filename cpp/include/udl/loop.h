@@ -1,0 +1,67 @@
+// The training loop every model shares, as its users see it: its settings (their defaults
+// come from python/udl/settings.py, through the generated udl/loop_defaults.h), the hooks
+// that report epochs and poll for interrupts, and what every run returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "udl/early_stopping.h"
+#include "udl/loop_defaults.h"
+
+namespace udl {
+
+enum class OptimizerKind { kAdam, kSgd };
+
+// Parses "adam" or "sgd"; throws InvalidArgument otherwise.
+OptimizerKind parse_optimizer(const std::string& name);
+
+struct LoopConfig {
+  OptimizerKind optimizer = parse_optimizer(loop_defaults::optimizer);
+  double learning_rate = loop_defaults::lr;
+  double momentum = loop_defaults::momentum;  // SGD only
+  double beta1 = loop_defaults::beta1;        // Adam only
+  double beta2 = loop_defaults::beta2;
+  double weight_decay = loop_defaults::weight_decay;
+  int64_t batch_size = loop_defaults::batch_size;
+  int64_t epochs = loop_defaults::epochs;
+  uint64_t seed = loop_defaults::seed;
+  double val_fraction = loop_defaults::val_fraction;
+  EarlyStoppingConfig early_stopping;
+  // Reduce on plateau: after `lr_patience` epochs in a row without a new best validation
+  // loss, the learning rate is multiplied by `lr_decay` (1: never).
+  double lr_decay = loop_defaults::lr_decay;
+  int64_t lr_patience = loop_defaults::lr_patience;
+  int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
+  // After every epoch, the loop's whole state goes to this file (atomically: a temporary
+  // file, fsync, rename); "" writes none. With `resume`, a run whose checkpoint file exists
+  // starts from it and continues exactly as the run that wrote it would have.
+  std::string checkpoint_path;
+  bool resume = loop_defaults::resume;
+};
+
+// Throws InvalidArgument naming the first out-of-range field.
+void validate(const LoopConfig& config);
+
+// Hooks into a loop. Both may throw; the exception stops training and propagates.
+template <typename Record>
+struct LoopHooks {
+  std::function<void(const Record&)> on_epoch;  // after each epoch
+  std::function<void()> poll_interrupt;         // between batches, for Ctrl-C
+};
+
+// What every training run returns; a model's result adds its test figures.
+template <typename Record>
+struct TrainingRun {
+  std::vector<Record> history;
+  int64_t best_epoch = 0;  // 1-based; 0: no epoch improved (or nothing is monitored)
+  // Infinite when no epoch ended with a finite loss.
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  double seconds = 0.0;                   // wall time of the epochs
+  std::string stop_reason = "completed";  // or "early stopping", "diverged at epoch E"
+};
+
+}  // namespace udl

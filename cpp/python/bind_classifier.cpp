@@ -1,0 +1,95 @@
+// Bindings of the classifiers.
+#include "bind_common.h"
+#include "udl/classifier.h"
+#include "udl/layers.h"
+
+namespace udl_python {
+
+void bind_classifier(py::module_& m) {
+  py::class_<udl::ClassifierSpec>(m, "ClassifierSpec")
+      .def(py::init([](const udl::AutoencoderSpec& encoder, int64_t classes,
+                       const std::string& head, int64_t head_hidden) {
+             udl::ClassifierSpec spec{encoder, classes, udl::parse_head(head), head_hidden};
+             udl::validate(spec);
+             return spec;
+           }),
+           py::arg("encoder"), py::arg("classes") = 10, py::arg("head") = "linear",
+           py::arg("head_hidden") = 64)
+      .def_readonly("encoder", &udl::ClassifierSpec::encoder)
+      .def_readonly("classes", &udl::ClassifierSpec::classes)
+      .def_property_readonly("head",
+                             [](const udl::ClassifierSpec& s) { return udl::head_name(s.head); })
+      .def_readonly("head_hidden", &udl::ClassifierSpec::head_hidden);
+
+  using Impl = udl::ClassifierImpl;
+  bind_model<Impl, udl::Classifier>(m, "Classifier", &udl::save_classifier, &udl::load_classifier)
+      .def(py::init([](const udl::ClassifierSpec& spec, uint64_t seed) {
+             return udl::Classifier(spec, seed).ptr();
+           }),
+           py::arg("spec"), py::arg("seed") = 0)
+      .def_property_readonly("spec", &Impl::spec)
+      .def_property_readonly("feature_dim", &Impl::feature_dim)
+      .def("load_encoder",
+           [](Impl& self, std::shared_ptr<udl::AutoencoderImpl> source) {
+             udl::Autoencoder autoencoder(std::move(source));
+             self.load_encoder(autoencoder);
+           })
+      .def("freeze_encoder", &Impl::freeze_encoder, py::arg("conv"), py::arg("linear"))
+      .def("requires_grad",
+           [](Impl& self) {
+             py::dict out;
+             for (const auto& item : self.named_parameters()) {
+               out[py::str(item.key())] = item.value().requires_grad();
+             }
+             return out;
+           })
+      .def("log_probabilities",
+           [](std::shared_ptr<Impl> self, const py::array& images) {
+             udl::Classifier model(self);
+             return infer_numpy(images, "images", [&](const torch::Tensor& x) {
+               return udl::classify_images(model, x);
+             });
+           })
+      .def("features", [](std::shared_ptr<Impl> self, const py::array& images) {
+        udl::Classifier model(self);
+        return infer_numpy(images, "images",
+                           [&](const torch::Tensor& x) { return udl::image_features(model, x); });
+      });
+
+  bind_record<udl::ClassifierEpochRecord>(m, "ClassifierEpochRecord");
+
+  py::class_<udl::ClassificationScores>(m, "ClassificationScores")
+      .def_readonly("loss", &udl::ClassificationScores::loss)
+      .def_readonly("accuracy", &udl::ClassificationScores::accuracy)
+      .def_property_readonly(
+          "confusion", [](const udl::ClassificationScores& s) { return as_numpy(s.confusion); });
+
+  bind_run<udl::ClassifierTrainResult>(m, "ClassifierTrainResult")
+      .def_readonly("test", &udl::ClassifierTrainResult::test);
+
+  m.def(
+      "train_classifier",
+      [](std::shared_ptr<Impl> module, const py::array& images, const py::array& labels,
+         const std::optional<py::array>& test_images, const std::optional<py::array>& test_labels,
+         const udl::LoopConfig& config, const std::optional<py::function>& on_epoch) {
+        const udl::ImageSet data = image_set(images, labels, "images");
+        const std::optional<udl::ImageSet> test = optional_set(test_images, test_labels, "test");
+        const auto hooks = make_hooks<udl::ClassifierEpochRecord>(on_epoch);
+        udl::Classifier model(std::move(module));
+        py::gil_scoped_release release;
+        return udl::train_classifier(model, data, test ? &*test : nullptr, config, hooks);
+      },
+      py::arg("model"), py::arg("images"), py::arg("labels"), py::arg("test_images"),
+      py::arg("test_labels"), py::arg("config"), py::arg("on_epoch") = py::none());
+  m.def(
+      "evaluate_classifier",
+      [](std::shared_ptr<Impl> module, const py::array& images, const py::array& labels) {
+        const udl::ImageSet set = image_set(images, labels, "images");
+        udl::Classifier model(std::move(module));
+        py::gil_scoped_release release;
+        return udl::evaluate_classifier(model, set);
+      },
+      py::arg("model"), py::arg("images"), py::arg("labels"));
+}
+
+}  // namespace udl_python

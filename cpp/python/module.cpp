@@ -1,0 +1,128 @@
+// udl._C: the pybind11 layer over udl_core. It converts arguments and results and nothing
+// else; the GIL is released around native work and taken back only inside hooks.
+#include "bind_common.h"
+#include "udl/errors.h"
+#include "udl/idx.h"
+#include "udl/loop.h"
+#include "udl/metrics.h"
+#include "udl/model_file.h"
+#include "udl_build_info.h"
+
+using namespace udl_python;
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "udl's native core (LibTorch); use the udl package, not this module";
+  m.attr("__torch_version__") = UDL_BUILT_WITH_TORCH;
+  m.attr("MODEL_FORMAT_VERSION") = udl::kModelFormatVersion;
+
+  py::register_exception<udl::InvalidArchitecture>(m, "InvalidArchitecture", PyExc_ValueError);
+  py::register_exception<udl::DataFormatError>(m, "DataFormatError", PyExc_ValueError);
+  py::register_exception<udl::InvalidArgument>(m, "InvalidArgument", PyExc_ValueError);
+
+  m.def(
+      "read_idx_images_and_labels",
+      [](const std::string& images_path, const std::string& labels_path, int num_classes) {
+        udl::IdxImagesAndLabels pair;
+        {
+          py::gil_scoped_release release;
+          pair = udl::read_idx_images_and_labels(images_path, labels_path, num_classes);
+        }
+        const auto& d = pair.images.dims;
+        const std::vector<int64_t> image_shape{d[0], 1, d[1], d[2]};
+        const int64_t n = pair.labels.dims[0];
+        const auto labels =
+            torch::from_blob(pair.labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
+        return py::make_tuple(bytes_to_numpy(std::move(pair.images), image_shape),
+                              as_numpy(labels));
+      },
+      py::arg("images_path"), py::arg("labels_path"), py::arg("num_classes"));
+  m.def(
+      "read_idx",
+      [](const std::string& path) {
+        udl::IdxArray array = udl::read_idx_file(path);
+        const std::vector<int64_t> dims = array.dims;
+        return bytes_to_numpy(std::move(array), dims);
+      },
+      py::arg("path"));
+
+  m.def(
+      "validate_images",
+      [](const py::array& images, const std::optional<py::array>& labels) {
+        image_set(images, labels, "images");
+      },
+      py::arg("images"), py::arg("labels") = py::none());
+
+  py::class_<udl::LoopConfig>(m, "LoopConfig")
+      .def(py::init<>())
+      .def_property(
+          "optimizer",
+          [](const udl::LoopConfig& c) {
+            return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam";
+          },
+          [](udl::LoopConfig& c, const std::string& name) {
+            c.optimizer = udl::parse_optimizer(name);
+          })
+      .def_readwrite("learning_rate", &udl::LoopConfig::learning_rate)
+      .def_readwrite("momentum", &udl::LoopConfig::momentum)
+      .def_readwrite("beta1", &udl::LoopConfig::beta1)
+      .def_readwrite("beta2", &udl::LoopConfig::beta2)
+      .def_readwrite("weight_decay", &udl::LoopConfig::weight_decay)
+      .def_readwrite("batch_size", &udl::LoopConfig::batch_size)
+      .def_readwrite("epochs", &udl::LoopConfig::epochs)
+      .def_readwrite("seed", &udl::LoopConfig::seed)
+      .def_readwrite("val_fraction", &udl::LoopConfig::val_fraction)
+      .def_readwrite("threads", &udl::LoopConfig::threads)
+      .def_readwrite("lr_decay", &udl::LoopConfig::lr_decay)
+      .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
+      .def_readwrite("checkpoint_path", &udl::LoopConfig::checkpoint_path)
+      .def_readwrite("resume", &udl::LoopConfig::resume)
+      .def_property(
+          "early_stopping", [](const udl::LoopConfig& c) { return c.early_stopping.enabled; },
+          [](udl::LoopConfig& c, bool on) { c.early_stopping.enabled = on; })
+      .def_property(
+          "patience", [](const udl::LoopConfig& c) { return c.early_stopping.patience; },
+          [](udl::LoopConfig& c, int64_t p) { c.early_stopping.patience = p; })
+      .def_property(
+          "min_delta", [](const udl::LoopConfig& c) { return c.early_stopping.min_delta; },
+          [](udl::LoopConfig& c, double d) { c.early_stopping.min_delta = d; })
+      .def_property(
+          "restore_best", [](const udl::LoopConfig& c) { return c.early_stopping.restore_best; },
+          [](udl::LoopConfig& c, bool on) { c.early_stopping.restore_best = on; })
+      .def("validate", [](const udl::LoopConfig& c) { udl::validate(c); });
+
+  bind_autoencoder(m);
+  bind_classifier(m);
+  bind_vae(m);
+  bind_gan(m);
+  m.def(
+      "frechet_distance",
+      [](const py::array& a, const py::array& b) {
+        const torch::Tensor x = as_tensor(a, "features_a");
+        const torch::Tensor y = as_tensor(b, "features_b");
+        py::gil_scoped_release release;
+        return udl::frechet_distance(x, y);
+      },
+      py::arg("features_a"), py::arg("features_b"));
+  m.def(
+      "inception_score",
+      [](const py::array& log_probabilities, int64_t splits) {
+        const torch::Tensor x = as_tensor(log_probabilities, "log_probabilities");
+        udl::InceptionScore score;
+        {
+          py::gil_scoped_release release;
+          score = udl::inception_score(x, splits);
+        }
+        return py::make_tuple(score.mean, score.std);
+      },
+      py::arg("log_probabilities"), py::arg("splits") = 10);
+  m.def(
+      "model_kind",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return udl::read_model_file(path, "").kind;
+      },
+      py::arg("path"));
+  m.def(
+      "set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
+  m.def("get_num_threads", []() { return at::get_num_threads(); });
+}
