@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from udl.runs import RunFolder
+from udl.app.runs import RunFolder
 
 __all__ = ["FIGURES_OF_MERIT", "Merit", "write_report"]
 
@@ -102,7 +102,7 @@ def write_report(run: RunFolder) -> Path:
     settings_path = run.file("stages/settings.json")
     if not settings_path.is_file():
         raise FileNotFoundError(f"{run.path} holds no `udl reproduce` run (no {settings_path})")
-    from udl.reproduce import STAGES
+    from udl.app.reproduce import STAGES
 
     settings = json.loads(settings_path.read_text(encoding="utf-8"))
     stages = {

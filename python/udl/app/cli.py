@@ -1,6 +1,6 @@
 """The `udl` command: its parser, logging and exit codes. What each subcommand does is in
-`udl.cli_commands`; the flags of the training parameters come from the library's own
-signatures (`udl.cli_options`), so they always match the Python API.
+`udl.app.commands`; the flags of the training parameters come from the library's own
+signatures (`udl.app.options`), so they always match the Python API.
 
 Exit codes: 0 success, 1 failure (bad data, divergence, a crash), 2 usage error (a bad flag,
 setting or path; the message says which), 130 interrupted (the message says how to go on).
@@ -79,7 +79,7 @@ def _data_flags(parser: argparse.ArgumentParser, *, labelled: bool = False) -> N
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole `udl` parser (importing the library's signatures, not torch's kernels)."""
-    from udl import cli_commands as c
+    from udl.app import commands as c
 
     parser = argparse.ArgumentParser(
         prog="udl",
@@ -125,7 +125,7 @@ def _subparser(parser: argparse.ArgumentParser, path: Sequence[str]) -> argparse
 def _parse(argv: list[str]) -> argparse.Namespace:
     """Parses argv; with --config, parses again with the file's settings placed before the
     user's flags, so that the command line wins."""
-    from udl.cli_options import config_arguments
+    from udl.app.options import config_arguments
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -148,7 +148,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    from udl.progress import TqdmLogHandler, default_mode
+    from udl.app.progress import TqdmLogHandler, default_mode
 
     handler = TqdmLogHandler(bar=default_mode(args.quiet) == "bar")
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -177,9 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse: --help, --version (0) or a usage error (2)
         return int(exit_.code or 0)
     _configure_logging(args)
-    from udl import cli_commands
+    from udl.app import commands
 
-    run: Callable[[argparse.Namespace], int] = cli_commands.handler(args)
+    run: Callable[[argparse.Namespace], int] = commands.handler(args)
     try:
         return _run(run, args)
     finally:
@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Runs a subcommand and turns its exceptions into messages and exit codes."""
-    from udl.cli_commands import Failure, discard_if_unused
+    from udl.app.commands import Failure, discard_if_unused
 
     try:
         return run(args)

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from udl import datasets, figures, latent, metrics
+from udl.app.progress import Mode, Progress
+from udl.app.runs import RunFolder
 from udl.classifiers import finetune_classifier, train_classifier
 from udl.corruption import Corruption, corrupt
 from udl.gan import train_gan
 from udl.loading import load_model
-from udl.progress import Mode, Progress
-from udl.runs import RunFolder
 from udl.training import train_autoencoder, train_dae
 from udl.tuning import SEARCHES, tune
 from udl.vae import train_vae
@@ -188,7 +188,7 @@ def reproduce(
         data_dir: where the IDX files are (see `udl.datasets.load`).
         subset: train every stage on at most this many training images.
         threads: LibTorch threads (default: all cores).
-        mode: progress display, see `udl.progress`.
+        mode: progress display, see `udl.app.progress`.
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
@@ -209,7 +209,7 @@ def reproduce(
         run.write_json(f"stages/{name}.json", outcome)
         context.done[name] = json.loads(path.read_text(encoding="utf-8"))
         log.info("stage %s: finished in %.0f s", name, outcome["seconds"])
-    from udl.report import write_report
+    from udl.app.report import write_report
 
     return write_report(run)
 

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 import udl
-from udl.cli_options import add_parameters
-from udl.progress import Progress, default_mode
-from udl.runs import HISTORY_FILE, RunFolder, history_frame
+from udl.app.options import add_parameters
+from udl.app.progress import Progress, default_mode
+from udl.app.runs import HISTORY_FILE, RunFolder, history_frame
 
 log = logging.getLogger("udl")
 
@@ -140,7 +140,7 @@ def _tune_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _reproduce_flags(parser: argparse.ArgumentParser) -> None:
-    from udl.reproduce import BUDGETS
+    from udl.app.reproduce import BUDGETS
 
     group = parser.add_argument_group("reproduction")
     group.add_argument(
@@ -666,7 +666,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from udl import reproduce
+    from udl.app import reproduce
 
     _check_subset(args)
     if args.out is None:
@@ -698,7 +698,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from udl import report
+    from udl.app import report
 
     path = report.write_report(RunFolder(args.run_dir))
     print(f"report: {path}")
