@@ -140,7 +140,7 @@ def _tune_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _reproduce_flags(parser: argparse.ArgumentParser) -> None:
-    from udl.app.reproduce import BUDGETS
+    from udl.app.plan import BUDGETS
 
     group = parser.add_argument_group("reproduction")
     group.add_argument(
@@ -666,13 +666,13 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from udl.app import reproduce
+    from udl.app import plan, reproduce
 
     _check_subset(args)
     if args.out is None:
         args.out = Path("runs") / f"reproduce-{args.dataset}-{args.budget}"
-    chosen = reproduce.settings_of(args.dataset, args.budget, args.seed, args.subset)
-    reproduce.check_resumable(args.out, chosen)  # before anything is written there
+    chosen = plan.settings_of(args.dataset, args.budget, args.seed, args.subset)
+    plan.check_resumable(args.out, chosen)  # before anything is written there
     run = _start(args, "reproduce", resume=True)
     try:
         report = reproduce.reproduce(
