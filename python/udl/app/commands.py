@@ -1,5 +1,8 @@
 """What each `udl` subcommand does: load the data, call the library, write the run folder.
-The flags of the training parameters are made from the library functions' signatures."""
+The flags of the training parameters are made from the library functions' signatures.
+
+This module is imported to build the parser (`udl --help`): at its top level it reads the
+library's signatures only; torch, Optuna, matplotlib and pandas load when a command runs."""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import udl
 from udl.app.options import add_parameters
@@ -323,11 +325,15 @@ class _EpochWriter:
     goes on from the checkpoint's epoch."""
 
     def __init__(self, run: RunFolder, progress: Progress) -> None:
+        import pandas as pd
+
         self.run, self.progress, self.records = run, progress, []
         path = run.file(HISTORY_FILE)
         self.earlier = pd.read_csv(path) if path.is_file() else None
 
     def __call__(self, record: Any) -> None:
+        import pandas as pd
+
         self.records.append(record)
         frame = history_frame(self.records)
         if self.earlier is not None:
