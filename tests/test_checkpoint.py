@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import udl
-from udl import cli, cli_commands
+from udl.app import cli, commands
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
@@ -164,7 +164,7 @@ def test_udl_train_resume_continues_an_interrupted_run(
     assert cli.main([*args, "--out", str(tmp_path / "whole")]) == 0
     run = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(cli_commands.udl, "train_cae", interrupted_at(2, udl.train_cae))
+        patch.setattr(commands.udl, "train_cae", interrupted_at(2, udl.train_cae))
         assert cli.main([*args, "--out", str(run)]) == 130
     assert f"Resume with: udl train cae --resume {run}" in capsys.readouterr().err
     assert cli.main(["train", "cae", "--resume", str(run)]) == 0

@@ -2,6 +2,6 @@
 
 import sys
 
-from udl.cli import main
+from udl.app.cli import main
 
 sys.exit(main())

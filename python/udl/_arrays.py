@@ -4,19 +4,26 @@ out; image and code checks that name the problem; atomic model files."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 ArrayLike = Any  # np.ndarray | torch.Tensor
 
 
+def is_tensor(value: Any) -> bool:
+    """Whether `value` is a torch tensor, without importing torch: if torch was never
+    imported, nothing can be a tensor."""
+    tensor = getattr(sys.modules.get("torch"), "Tensor", None)
+    return tensor is not None and isinstance(value, tensor)
+
+
 def as_numpy(value: ArrayLike, what: str) -> np.ndarray:
     """A NumPy view of an array or a (CPU copy of a) tensor; TypeError for anything else."""
-    if isinstance(value, torch.Tensor):
+    if is_tensor(value):
         return value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return value
@@ -25,7 +32,9 @@ def as_numpy(value: ArrayLike, what: str) -> np.ndarray:
 
 def like(result: np.ndarray, original: ArrayLike) -> ArrayLike:
     """`result` as a tensor on the original's device if the input was a tensor."""
-    if isinstance(original, torch.Tensor):
+    if is_tensor(original):
+        import torch
+
         return torch.from_numpy(result).to(original.device)
     return result
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from udl import _native
 from udl._arrays import ArrayLike, as_numpy, images_for, like
 from udl._checks import number
 from udl._checks import seed as check_seed
-from udl._native import _C
 
 __all__ = ["Corruption", "corrupt"]
 
@@ -69,7 +69,7 @@ class Corruption:
         return cls(mask_fraction=0.5)
 
     def _native(self) -> Any:
-        config = _C.CorruptionConfig()
+        config = _native._C.CorruptionConfig()
         config.rotation_degrees = self.rotation_degrees or 0.0
         config.gaussian_sigma = self.gaussian_sigma or 0.0
         config.salt_pepper = self.salt_pepper or 0.0
@@ -93,7 +93,7 @@ def corrupt(images: ArrayLike, corruption: Corruption, *, seed: int = 0) -> Arra
         raise TypeError(f"corruption must be a udl.Corruption, got {type(corruption).__name__}")
     array = as_numpy(images, "images")
     array = images_for(array, _shape_of(array))
-    return like(_C.corrupt(array, corruption._native(), check_seed(seed)), images)
+    return like(_native._C.corrupt(array, corruption._native(), check_seed(seed)), images)
 
 
 def _shape_of(images: np.ndarray) -> tuple[int, int, int]:

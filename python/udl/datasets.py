@@ -6,13 +6,9 @@ converts each batch to float as it trains.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import numbers
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from udl._native import _C
+from udl import _native
 
 __all__ = ["DATASETS", "Dataset", "ImageSet", "from_numpy", "load", "search_paths"]
 
@@ -158,7 +154,7 @@ def from_numpy(images: Any, labels: Any = None) -> ImageSet:
         if label_array.dtype == np.bool_ or not np.issubdtype(label_array.dtype, np.integer):
             raise TypeError(f"labels must be integers, got {label_array.dtype}")
         label_array = np.ascontiguousarray(label_array, dtype=np.int64)
-    _C.validate_images(array, label_array)
+    _native._C.validate_images(array, label_array)
     return ImageSet(array, label_array)
 
 
@@ -237,10 +233,10 @@ def load(
     files = _find_files(folder)
     assert files is not None
     n_classes = len(source.class_names)
-    train_images, train_labels = _C.read_idx_images_and_labels(
+    train_images, train_labels = _native._C.read_idx_images_and_labels(
         str(files["train_images"]), str(files["train_labels"]), n_classes
     )
-    test_images, test_labels = _C.read_idx_images_and_labels(
+    test_images, test_labels = _native._C.read_idx_images_and_labels(
         str(files["test_images"]), str(files["test_labels"]), n_classes
     )
     log.info("loaded %s from %s", name, folder)
@@ -291,6 +287,11 @@ def _download(name: str, source: _Source, timeout: float = 30.0) -> Path:
 def _download_one(
     filename: str, mirrors: Sequence[str], md5: str, destination: Path, timeout: float
 ) -> None:
+    import hashlib
+    import tempfile
+    import urllib.error
+    import urllib.request  # with http.client and ssl: only when a download is needed
+
     errors = []
     for mirror in mirrors:
         url = mirror + filename

@@ -11,20 +11,20 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from matplotlib import colormaps
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from udl.errors import InvalidArgument
+from udl import errors
 from udl.latent import Projection
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "confusion_matrix",
@@ -37,6 +37,13 @@ __all__ = [
 ]
 
 ValueRange = tuple[float, float]
+
+
+def _new_figure(**kwargs: Any) -> Figure:
+    """A matplotlib Figure (matplotlib is imported on the first figure, not with udl)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
@@ -58,10 +65,12 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 100) ->
         TypeError: if `fig` is not a matplotlib Figure.
         udl.InvalidArgument: for a non-positive dpi.
     """
+    from matplotlib.figure import Figure
+
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     if isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not dpi > 0:
-        raise InvalidArgument(f"dpi must be a positive number, got {dpi!r}")
+        raise errors.InvalidArgument(f"dpi must be a positive number, got {dpi!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -101,8 +110,10 @@ def loss_curves(history: Any, *, title: str | None = None, log_y: bool = False) 
     if log_y:
         finite = np.concatenate([train[np.isfinite(train)], val[np.isfinite(val)]])
         if finite.size and finite.min() <= 0:
-            raise InvalidArgument(f"log_y needs positive losses, got a minimum of {finite.min()}")
-    fig = Figure(figsize=(6, 4), layout="constrained")
+            raise errors.InvalidArgument(
+                f"log_y needs positive losses, got a minimum of {finite.min()}"
+            )
+    fig = _new_figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(epochs, train, marker="o", markersize=3, label="training loss")
     ax.plot(epochs, val, marker="o", markersize=3, label="validation loss")
@@ -120,6 +131,8 @@ def loss_curves(history: Any, *, title: str | None = None, log_y: bool = False) 
         )
     if log_y:
         ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
@@ -154,18 +167,18 @@ def reconstruction_rows(
     """
     top = _display_images(originals, value_range, "originals")
     if not rows:
-        raise InvalidArgument("rows is empty: give at least one row of reconstructions")
+        raise errors.InvalidArgument("rows is empty: give at least one row of reconstructions")
     strips = [("original", top)]
     for label, images in rows.items():
         shown = _display_images(images, value_range, f"row {label!r}")
         if shown.shape != top.shape:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"row {label!r} has images of shape {np.shape(images)}, the originals "
                 f"{np.shape(originals)}: each row must reconstruct the same images"
             )
         strips.append((str(label), shown))
     n, height, width = top.shape[:3]
-    fig = Figure(
+    fig = _new_figure(
         figsize=(min(16.0, 1.0 + 0.6 * n * width / height), 0.7 * len(strips) + 0.5),
         layout="constrained",
     )
@@ -210,7 +223,7 @@ def image_grid(
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     scale = 6.0 / max(ncols * width, nrows * height)
-    fig = Figure(
+    fig = _new_figure(
         figsize=(max(2.0, ncols * width * scale), max(2.0, nrows * height * scale) + 0.4),
         layout="constrained",
     )
@@ -250,15 +263,17 @@ def projection_scatter(
         raise TypeError(f"projection must be a udl.latent.Projection, got {type(projection)}")
     points = np.asarray(projection.points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] == 0:
-        raise InvalidArgument(f"projection points must be N x 2 with N > 0, got {points.shape}")
+        raise errors.InvalidArgument(
+            f"projection points must be N x 2 with N > 0, got {points.shape}"
+        )
     if not np.isfinite(points).all():
-        raise InvalidArgument("projection points contain NaN or infinite values")
-    fig = Figure(figsize=(6.5, 5), layout="constrained")
+        raise errors.InvalidArgument("projection points contain NaN or infinite values")
+    fig = _new_figure(figsize=(6.5, 5), layout="constrained")
     ax = fig.add_subplot()
     size = 4 if len(points) > 2000 else 10
     if labels is None:
         if class_names is not None:
-            raise InvalidArgument("class_names were given without labels")
+            raise errors.InvalidArgument("class_names were given without labels")
         ax.scatter(points[:, 0], points[:, 1], s=size, alpha=0.7, linewidths=0)
     else:
         shown = _projection_labels(projection, labels)
@@ -266,12 +281,14 @@ def projection_scatter(
         if class_names is not None:
             names = [str(n) for n in class_names]
             if classes.max() >= len(names):
-                raise InvalidArgument(
+                raise errors.InvalidArgument(
                     f"label {classes.max()} has no class name: {len(names)} class names given"
                 )
         else:
             names = [str(c) for c in range(int(classes.max()) + 1)]
         count = int(classes.max()) + 1
+        from matplotlib import colormaps
+
         cmap = colormaps["tab10" if count <= 10 else "tab20" if count <= 20 else "turbo"]
         for c in classes:
             mask = shown == c
@@ -326,19 +343,19 @@ def latent_grids_side_by_side(
     """
     steps = _positive_int(steps, "steps")
     if steps < 2:
-        raise InvalidArgument(f"steps must be >= 2, got {steps}")
+        raise errors.InvalidArgument(f"steps must be >= 2, got {steps}")
     if not grids:
-        raise InvalidArgument("grids is empty: give at least one decoded latent grid")
+        raise errors.InvalidArgument("grids is empty: give at least one decoded latent grid")
     mosaics = []
     for name, images in grids.items():
         shown = _display_images(images, value_range, f"grid {name!r}")
         if shown.shape[0] != steps * steps:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"grid {name!r} has {shown.shape[0]} images, a {steps} x {steps} grid needs "
                 f"{steps * steps}"
             )
         mosaics.append((str(name), _mosaic(shown, steps)))
-    fig = Figure(figsize=(4.5 * len(mosaics), 4.9), layout="constrained")
+    fig = _new_figure(figsize=(4.5 * len(mosaics), 4.9), layout="constrained")
     axes = fig.subplots(1, len(mosaics), squeeze=False)[0]
     for ax, (name, mosaic) in zip(axes, mosaics, strict=True):
         _show(ax, mosaic)
@@ -376,22 +393,24 @@ def confusion_matrix(
     """
     array = np.asarray(matrix)
     if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] == 0:
-        raise InvalidArgument(f"matrix must be square K x K with K > 0, got shape {array.shape}")
+        raise errors.InvalidArgument(
+            f"matrix must be square K x K with K > 0, got shape {array.shape}"
+        )
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise InvalidArgument(f"matrix must hold numbers, got dtype {array.dtype}")
+        raise errors.InvalidArgument(f"matrix must hold numbers, got dtype {array.dtype}")
     if not np.isfinite(array).all() or array.min() < 0:
-        raise InvalidArgument("matrix entries must be finite and >= 0")
+        raise errors.InvalidArgument("matrix entries must be finite and >= 0")
     k = array.shape[0]
     names = [str(i) for i in range(k)] if class_names is None else [str(n) for n in class_names]
     if len(names) != k:
-        raise InvalidArgument(f"{len(names)} class names for a {k} x {k} matrix")
+        raise errors.InvalidArgument(f"{len(names)} class names for a {k} x {k} matrix")
     values = array.astype(np.float64)
     if normalize:
         totals = values.sum(axis=1, keepdims=True)
         values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
     integral = not normalize and np.all(values == np.round(values))
     side = max(4.0, 0.55 * k + 2.5)
-    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
+    fig = _new_figure(figsize=(side + 1.0, side), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else max(values.max(), 1))
     fig.colorbar(image, ax=ax, label="fraction of the true class" if normalize else "count")
@@ -416,32 +435,33 @@ def confusion_matrix(
 
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
+        raise errors.InvalidArgument(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def _history_columns(history: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     fields = ("epoch", "train_loss", "val_loss")
-    if isinstance(history, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # never imported: the history is no DataFrame
+    if pandas is not None and isinstance(history, pandas.DataFrame):
         missing = [f for f in fields if f not in history.columns]
         if missing:
-            raise InvalidArgument(f"the history has no column {', '.join(missing)}")
+            raise errors.InvalidArgument(f"the history has no column {', '.join(missing)}")
         columns = [history[f].to_numpy() for f in fields]
     else:
         records = list(history)
         if records:
             missing = [f for f in fields if not hasattr(records[0], f)]
             if missing:
-                raise InvalidArgument(
+                raise errors.InvalidArgument(
                     f"history records need attributes epoch, train_loss and val_loss; "
                     f"{type(records[0]).__name__} has no {', '.join(missing)}"
                 )
         columns = [[getattr(r, f) for r in records] for f in fields]
     epochs = np.asarray(columns[0])
     if epochs.size == 0:
-        raise InvalidArgument("the history is empty: nothing to plot")
+        raise errors.InvalidArgument("the history is empty: nothing to plot")
     if len(np.unique(epochs)) != len(epochs):
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             "the history repeats epochs (several folds or runs mixed?); plot one run at a time"
         )
     order = np.argsort(epochs, kind="stable")
@@ -458,11 +478,13 @@ def _display_images(images: Any, value_range: ValueRange, what: str) -> np.ndarr
     if array.ndim == 3:
         array = array[:, None]
     if array.ndim != 4:
-        raise InvalidArgument(f"{what} must be N x C x H x W or N x H x W, got shape {array.shape}")
+        raise errors.InvalidArgument(
+            f"{what} must be N x C x H x W or N x H x W, got shape {array.shape}"
+        )
     if array.shape[0] == 0 or array.shape[2] == 0 or array.shape[3] == 0:
-        raise InvalidArgument(f"{what} is empty (shape {array.shape})")
+        raise errors.InvalidArgument(f"{what} is empty (shape {array.shape})")
     if array.shape[1] not in (1, 3):
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"{what} must have 1 (grey) or 3 (RGB) channels, got {array.shape[1]} "
             f"(shape {array.shape})"
         )
@@ -470,19 +492,21 @@ def _display_images(images: Any, value_range: ValueRange, what: str) -> np.ndarr
         scaled = array.astype(np.float32) / 255
     elif np.issubdtype(array.dtype, np.floating):
         if len(value_range) != 2 or not value_range[0] < value_range[1]:
-            raise InvalidArgument(f"value_range must be (low, high), low < high: {value_range}")
+            raise errors.InvalidArgument(
+                f"value_range must be (low, high), low < high: {value_range}"
+            )
         low, high = float(value_range[0]), float(value_range[1])
         if not np.isfinite(array).all():
-            raise InvalidArgument(f"{what} contain NaN or infinite values")
+            raise errors.InvalidArgument(f"{what} contain NaN or infinite values")
         tolerance = 1e-6 * (high - low)
         if array.min() < low - tolerance or array.max() > high + tolerance:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"{what} lie in [{array.min():.3g}, {array.max():.3g}], outside value_range "
                 f"[{low:g}, {high:g}]; pass value_range=(low, high) for other ranges"
             )
         scaled = np.clip((array.astype(np.float32) - low) / (high - low), 0, 1)
     else:
-        raise InvalidArgument(f"{what} must be uint8 or floating point, got {array.dtype}")
+        raise errors.InvalidArgument(f"{what} must be uint8 or floating point, got {array.dtype}")
     if scaled.shape[1] == 1:
         return scaled[:, 0]
     return np.moveaxis(scaled, 1, -1)
@@ -516,9 +540,9 @@ def _projection_labels(projection: Projection, labels: Any) -> np.ndarray:
         labels = labels.detach().cpu().numpy()
     array = np.asarray(labels)
     if array.ndim != 1:
-        raise InvalidArgument(f"labels must be 1-D, got shape {array.shape}")
+        raise errors.InvalidArgument(f"labels must be 1-D, got shape {array.shape}")
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise InvalidArgument(f"labels must be integers, got dtype {array.dtype}")
+        raise errors.InvalidArgument(f"labels must be integers, got dtype {array.dtype}")
     n_points = len(projection.points)
     indices = projection.indices
     if indices is None:
@@ -526,7 +550,7 @@ def _projection_labels(projection: Projection, labels: Any) -> np.ndarray:
     else:
         indices = np.asarray(indices)
         if indices.shape != (n_points,):
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"the projection has {n_points} points but {indices.shape} indices"
             )
         expected = projection.n_codes
@@ -534,14 +558,14 @@ def _projection_labels(projection: Projection, labels: Any) -> np.ndarray:
             expected = max(int(indices.max()) + 1, n_points)
     if indices is None or projection.n_codes is not None:
         if len(array) != expected:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"{len(array)} labels for the {expected} codes projected: the counts must match"
             )
     elif len(array) < expected:
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"{len(array)} labels, but the projection uses code {int(indices.max())}: give the "
             "labels of all the codes projected"
         )
     if len(array) and array.min() < 0:
-        raise InvalidArgument(f"labels must be >= 0, got {array.min()}")
+        raise errors.InvalidArgument(f"labels must be >= 0, got {array.min()}")
     return array if indices is None else array[indices]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-import pandas as pd
 
-from udl.errors import InvalidArgument
+from udl import errors
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Projection",
@@ -92,17 +94,17 @@ def encode_dataset(model: Encoder, data: Any, *, batch_size: int = 1024) -> np.n
     batch_size = _positive_int(batch_size, "batch_size")
     images = _images_of(data)
     if images.ndim not in (3, 4):
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"images must be N x C x H x W or N x H x W, got shape {images.shape}"
         )
     if images.shape[0] == 0:
-        raise InvalidArgument("cannot encode an empty dataset (0 images)")
+        raise errors.InvalidArgument("cannot encode an empty dataset (0 images)")
     parts = []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size]
         codes = np.asarray(model.encode(batch))
         if codes.ndim != 2 or codes.shape[0] != batch.shape[0]:
-            raise InvalidArgument(
+            raise errors.InvalidArgument(
                 f"the encoder must answer one row of codes per image: {batch.shape[0]} images "
                 f"gave codes of shape {codes.shape}"
             )
@@ -133,11 +135,13 @@ def latent_frame(
             from the code count, non-integer or negative labels, class names without labels,
             or a label with no class name.
     """
+    import pandas as pd
+
     codes = _codes(codes, minimum_rows=1)
     frame = pd.DataFrame(codes, columns=[f"z{i}" for i in range(codes.shape[1])])
     if labels is None:
         if class_names is not None:
-            raise InvalidArgument("class_names were given without labels")
+            raise errors.InvalidArgument("class_names were given without labels")
         return frame
     label_array = _labels(labels, codes.shape[0])
     frame["label"] = label_array
@@ -181,12 +185,12 @@ def project(
     """
     codes = _codes(codes, minimum_rows=2)
     if codes.shape[1] < 2:
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"projecting to 2-D needs codes of at least 2 dimensions, got {codes.shape[1]}; "
             "a 1-D latent can be plotted directly"
         )
     if method not in PROJECTION_METHODS:
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"unknown projection method {method!r}; known: {', '.join(PROJECTION_METHODS)}"
         )
     seed = _int(seed, "seed")
@@ -195,7 +199,7 @@ def project(
     if max_points is not None:
         max_points = _int(max_points, "max_points")
         if max_points < 2:
-            raise InvalidArgument(f"max_points must be >= 2, got {max_points}")
+            raise errors.InvalidArgument(f"max_points must be >= 2, got {max_points}")
         if max_points < n_codes:
             rng = np.random.default_rng(seed)
             indices = np.sort(rng.choice(n_codes, size=max_points, replace=False))
@@ -205,7 +209,7 @@ def project(
         from sklearn.decomposition import PCA
 
         if not np.any(selected.var(axis=0) > 0):
-            raise InvalidArgument("the codes have no variance (all equal): PCA is undefined")
+            raise errors.InvalidArgument("the codes have no variance (all equal): PCA is undefined")
         pca = PCA(n_components=2, svd_solver="full")
         points = pca.fit_transform(selected)
         ratio = tuple(float(r) for r in pca.explained_variance_ratio_)
@@ -215,13 +219,13 @@ def project(
 
     perplexity = _real(perplexity, "perplexity")
     if not 0 < perplexity < len(selected):
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"t-SNE needs 0 < perplexity < number of points ({len(selected)}), "
             f"got perplexity {perplexity}"
         )
     max_iter = _int(max_iter, "max_iter")
     if max_iter < 250:
-        raise InvalidArgument(f"t-SNE needs max_iter >= 250, got {max_iter}")
+        raise errors.InvalidArgument(f"t-SNE needs max_iter >= 250, got {max_iter}")
     tsne = TSNE(
         n_components=2,
         perplexity=perplexity,
@@ -262,19 +266,21 @@ def latent_grid(
     """
     codes = np.asarray(codes)
     if codes.ndim == 2 and codes.shape[1] != 2:
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"the latent grid needs a 2-D latent (codes N x 2), got a {codes.shape[1]}-D "
             f"latent (codes of shape {codes.shape})"
         )
     codes = _codes(codes, minimum_rows=1)
     steps = _int(steps, "steps")
     if steps < 2:
-        raise InvalidArgument(f"the latent grid needs steps >= 2, got {steps}")
+        raise errors.InvalidArgument(f"the latent grid needs steps >= 2, got {steps}")
     if len(quantiles) != 2:
-        raise InvalidArgument(f"quantiles must be (low, high), got {quantiles!r}")
+        raise errors.InvalidArgument(f"quantiles must be (low, high), got {quantiles!r}")
     low, high = (_real(q, "quantile") for q in quantiles)
     if not 0 <= low < high <= 1:
-        raise InvalidArgument(f"quantiles must satisfy 0 <= low < high <= 1, got {quantiles!r}")
+        raise errors.InvalidArgument(
+            f"quantiles must satisfy 0 <= low < high <= 1, got {quantiles!r}"
+        )
     lo = np.quantile(codes.astype(np.float64), low, axis=0)
     hi = np.quantile(codes.astype(np.float64), high, axis=0)
     xs = np.linspace(lo[0], hi[0], steps)
@@ -325,11 +331,11 @@ def interpolate(
     """
     steps = _int(steps, "steps")
     if steps < 2:
-        raise InvalidArgument(f"interpolation needs steps >= 2, got {steps}")
+        raise errors.InvalidArgument(f"interpolation needs steps >= 2, got {steps}")
     a = _one_image(image_a, "image_a")
     b = _one_image(image_b, "image_b")
     if a.shape != b.shape:
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"image_a and image_b must have the same shape, got {a.shape[1:]} and {b.shape[1:]}"
         )
     code_a = np.asarray(model.encode(a), dtype=np.float32)[0]
@@ -344,20 +350,20 @@ def interpolate(
 
 def _int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidArgument(f"{name} must be an integer, got {value!r}")
+        raise errors.InvalidArgument(f"{name} must be an integer, got {value!r}")
     return int(value)
 
 
 def _positive_int(value: Any, name: str) -> int:
     value = _int(value, name)
     if value <= 0:
-        raise InvalidArgument(f"{name} must be > 0, got {value}")
+        raise errors.InvalidArgument(f"{name} must be > 0, got {value}")
     return value
 
 
 def _real(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidArgument(f"{name} must be a number, got {value!r}")
+        raise errors.InvalidArgument(f"{name} must be a number, got {value!r}")
     return float(value)
 
 
@@ -375,37 +381,41 @@ def _images_of(data: Any) -> np.ndarray:
 def _codes(codes: Any, minimum_rows: int) -> np.ndarray:
     array = _to_numpy(codes)
     if array.ndim != 2:
-        raise InvalidArgument(f"codes must be a 2-D array (N x latent), got shape {array.shape}")
+        raise errors.InvalidArgument(
+            f"codes must be a 2-D array (N x latent), got shape {array.shape}"
+        )
     if array.shape[0] < minimum_rows or array.shape[1] == 0:
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"codes must have at least {minimum_rows} row(s) and 1 column, got shape {array.shape}"
         )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise InvalidArgument(f"codes must be numbers, got dtype {array.dtype}")
+        raise errors.InvalidArgument(f"codes must be numbers, got dtype {array.dtype}")
     if not np.isfinite(array).all():
-        raise InvalidArgument("codes contain NaN or infinite values")
+        raise errors.InvalidArgument("codes contain NaN or infinite values")
     return array
 
 
 def _labels(labels: Any, count: int) -> np.ndarray:
     array = _to_numpy(labels)
     if array.ndim != 1:
-        raise InvalidArgument(f"labels must be 1-D, got shape {array.shape}")
+        raise errors.InvalidArgument(f"labels must be 1-D, got shape {array.shape}")
     if array.shape[0] != count:
-        raise InvalidArgument(f"{array.shape[0]} labels for {count} codes: the counts must match")
+        raise errors.InvalidArgument(
+            f"{array.shape[0]} labels for {count} codes: the counts must match"
+        )
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
-        raise InvalidArgument(f"labels must be integers, got dtype {array.dtype}")
+        raise errors.InvalidArgument(f"labels must be integers, got dtype {array.dtype}")
     if count and array.min() < 0:
-        raise InvalidArgument(f"labels must be >= 0, got {array.min()}")
+        raise errors.InvalidArgument(f"labels must be >= 0, got {array.min()}")
     return array.astype(np.int64)
 
 
 def _class_names(class_names: Sequence[str], labels: np.ndarray) -> list[str]:
     names = [str(n) for n in class_names]
     if len(set(names)) != len(names):
-        raise InvalidArgument(f"class_names must be distinct, got {names}")
+        raise errors.InvalidArgument(f"class_names must be distinct, got {names}")
     if labels.size and labels.max() >= len(names):
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"label {labels.max()} has no class name: {len(names)} class names given"
         )
     return names
@@ -418,7 +428,7 @@ def _one_image(image: Any, name: str) -> np.ndarray:
     elif array.ndim == 3:
         array = array[None]
     elif not (array.ndim == 4 and array.shape[0] == 1):
-        raise InvalidArgument(
+        raise errors.InvalidArgument(
             f"{name} must be one image, C x H x W or 1 x C x H x W, got shape {array.shape}"
         )
     return array

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from udl import datasets
+from udl import _native, datasets
 from udl._arrays import ArrayLike, as_numpy
 from udl._checks import integer
 from udl._checks import seed as check_seed
-from udl._native import _C
 from udl.classifiers import Classifier, train_classifier
 
 __all__ = [
@@ -93,7 +92,7 @@ def frechet_distance_of_features(features_a: ArrayLike, features_b: ArrayLike) -
     taken as float32; means, covariances and roots are computed in float64."""
     a = np.ascontiguousarray(as_numpy(features_a, "features_a"), dtype=np.float32)
     b = np.ascontiguousarray(as_numpy(features_b, "features_b"), dtype=np.float32)
-    return float(_C.frechet_distance(a, b))
+    return float(_native._C.frechet_distance(a, b))
 
 
 def frechet_distance(images_a: ArrayLike, images_b: ArrayLike, network: FeatureNetwork) -> float:
@@ -112,7 +111,7 @@ def inception_score(
         (mean, standard deviation) over `splits` equal parts of the images.
     """
     log_p = np.ascontiguousarray(network.log_probabilities(images), dtype=np.float32)
-    mean, std = _C.inception_score(log_p, integer(splits, "splits"))
+    mean, std = _native._C.inception_score(log_p, integer(splits, "splits"))
     return float(mean), float(std)
 
 

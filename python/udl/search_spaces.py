@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from udl.models import AutoencoderSpec, ConvLayer
+
+if TYPE_CHECKING:  # a space only calls the trial it is given: Optuna is not imported here
+    import optuna
 
 __all__ = [
     "REPORT003_GRID",
@@ -35,7 +36,7 @@ class TrialPlan:
 
 
 #: A user-defined search space: (trial, input shape) -> TrialPlan.
-SearchSpace = Callable[[optuna.Trial, Sequence[int]], TrialPlan]
+SearchSpace = Callable[["optuna.Trial", Sequence[int]], TrialPlan]
 
 
 def report000_space(trial: optuna.Trial, input_shape: Sequence[int] = (1, 28, 28)) -> TrialPlan:

@@ -21,20 +21,15 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
-from optuna.exceptions import ExperimentalWarning
-from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
 
+from udl import errors
 from udl._arrays import save_atomically
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
 from udl.cross_validation import cross_validate
-from udl.errors import InvalidArchitecture
 from udl.models import Autoencoder
 from udl.search_spaces import (
     REPORT003_GRID,
@@ -46,13 +41,15 @@ from udl.search_spaces import (
 )
 from udl.training import DataLike, EpochRecord, _resolve_data, _train_config, train_autoencoder
 
+if TYPE_CHECKING:  # Optuna itself is imported where a function needs it, not with udl
+    import optuna
+
 __all__ = ["SEARCHES", "Search", "TuneResult", "make_storage", "save_figures", "tune"]
 
 log = logging.getLogger(__name__)
 
 #: Secondary objectives of a multi-objective study, each minimised with the loss.
 OBJECTIVES = ("val_loss", "latent_dim", "minutes")
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @dataclass(frozen=True)
@@ -131,6 +128,8 @@ class TuneResult:
         """The best trial's architecture and training parameters (the study's fixed ones
         included), to train it again with `udl.train_autoencoder(plan.spec, data,
         **plan.training)` and get its history too."""
+        import optuna
+
         trial = optuna.trial.FixedTrial(self.best_params, self.best_trial.number)
         train_set, _ = _resolve_data(self.data, None)
         plan = self.space(trial, train_set.image_shape)
@@ -224,6 +223,9 @@ def tune(
         TypeError: for a fixed parameter `udl.train_autoencoder` does not take, or when a
             search space returns something other than a TrialPlan (that trial is FAIL).
     """
+    import optuna
+
+    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     preset = _search(search)
     name = study_name or (search if isinstance(search, str) else "udl")
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / name
@@ -264,7 +266,7 @@ def tune(
         # Seeded as for a new study, the sampler would draw the first trials' parameters again.
         mixed = int(np.random.SeedSequence([seed, existing]).generate_state(1)[0])
         study.sampler = _default_sampler(preset, len(objectives), mixed)
-    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+    finished = len(study.get_trials(deepcopy=False, states=finished_states))
     remaining = target - finished
     if finished:
         log.info("study %r holds %d finished trials; running %d more", name, finished, remaining)
@@ -278,7 +280,7 @@ def tune(
                 n_jobs=n_jobs,
                 catch=(ValueError, RuntimeError),
                 callbacks=[
-                    optuna.study.MaxTrialsCallback(target, states=FINISHED),
+                    optuna.study.MaxTrialsCallback(target, states=finished_states),
                     *([callback] if callback else []),
                 ],
             )
@@ -289,6 +291,10 @@ def make_storage(
     storage: str | optuna.storages.BaseStorage | None, run_dir: str | os.PathLike[str]
 ) -> optuna.storages.BaseStorage:
     """The storage `tune` uses for `storage` (see its Args)."""
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages.journal import JournalFileBackend
+
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage
     if storage is not None:
@@ -307,7 +313,9 @@ def make_storage(
         storage = "postgresql+psycopg://" + storage.removeprefix("postgresql://")
     if storage.startswith(("postgresql", "mysql")):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)  # heartbeats are "experimental"
+            warnings.simplefilter(
+                "ignore", optuna.exceptions.ExperimentalWarning
+            )  # heartbeats are "experimental"
             return RDBStorage(
                 storage,
                 heartbeat_interval=10,
@@ -384,6 +392,8 @@ class _Objective:
         self.interrupted = False  # Ctrl-C came between trials
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        import optuna
+
         self.inside = True
         try:
             if self.interrupted:
@@ -400,9 +410,11 @@ class _Objective:
             self.inside = False
 
     def _evaluate(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        import optuna
+
         try:
             plan = self.space(trial, self.train_set.image_shape)
-        except InvalidArchitecture as error:
+        except errors.InvalidArchitecture as error:
             trial.set_user_attr("invalid_architecture", str(error))
             raise optuna.TrialPruned(f"invalid architecture: {error}") from None
         if not isinstance(plan, TrialPlan):
@@ -437,6 +449,8 @@ class _Objective:
 
     def _reporter(self, trial: optuna.Trial) -> Callable[[EpochRecord], None]:
         """The per-epoch callback that feeds the pruner (see `tune`'s pruner argument)."""
+        import optuna
+
         fold_best: dict[int, float] = {}
 
         def report(record: EpochRecord) -> None:
@@ -504,6 +518,8 @@ def _search(search: str | Search | SearchSpace) -> Search:
 
 
 def _default_sampler(preset: Search, n_objectives: int, seed: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
     if preset.grid is not None:
         return optuna.samplers.GridSampler(preset.grid, seed=seed)
     if n_objectives > 1:
@@ -512,6 +528,8 @@ def _default_sampler(preset: Search, n_objectives: int, seed: int) -> optuna.sam
 
 
 def _pruner(pruner: str | optuna.pruners.BasePruner | None) -> optuna.pruners.BasePruner:
+    import optuna
+
     if isinstance(pruner, optuna.pruners.BasePruner):
         return pruner
     if pruner in (None, "none"):

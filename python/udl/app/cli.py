@@ -1,9 +1,14 @@
 """The `udl` command: its parser, logging and exit codes. What each subcommand does is in
-`udl.cli_commands`; the flags of the training parameters come from the library's own
-signatures (`udl.cli_options`), so they always match the Python API.
+`udl.app.commands`; the flags of the training parameters come from the library's own
+signatures (`udl.app.options`), so they always match the Python API.
 
 Exit codes: 0 success, 1 failure (bad data, divergence, a crash), 2 usage error (a bad flag,
 setting or path; the message says which), 130 interrupted (the message says how to go on).
+
+Building the parser imports the library's modules for their signatures, but neither torch
+(the native core loads on a function's first call) nor Optuna, matplotlib, pandas or
+scikit-learn: `udl --help` stays quick. Keep it so: a subcommand imports what it needs when
+it runs.
 """
 
 from __future__ import annotations
@@ -13,8 +18,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from udl.errors import DataFormatError
 
 __all__ = ["main"]
 
@@ -79,7 +82,7 @@ def _data_flags(parser: argparse.ArgumentParser, *, labelled: bool = False) -> N
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole `udl` parser (importing the library's signatures, not torch's kernels)."""
-    from udl import cli_commands as c
+    from udl.app import commands as c
 
     parser = argparse.ArgumentParser(
         prog="udl",
@@ -125,7 +128,7 @@ def _subparser(parser: argparse.ArgumentParser, path: Sequence[str]) -> argparse
 def _parse(argv: list[str]) -> argparse.Namespace:
     """Parses argv; with --config, parses again with the file's settings placed before the
     user's flags, so that the command line wins."""
-    from udl.cli_options import config_arguments
+    from udl.app.options import config_arguments
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -148,7 +151,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    from udl.progress import TqdmLogHandler, default_mode
+    from udl.app.progress import TqdmLogHandler, default_mode
 
     handler = TqdmLogHandler(bar=default_mode(args.quiet) == "bar")
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -156,10 +159,11 @@ def _configure_logging(args: argparse.Namespace) -> None:
     log.addHandler(handler)
     log.propagate = False
     log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
-    import optuna
+    if args.command in ("tune", "reproduce"):  # the commands that run Optuna studies
+        import optuna
 
-    # udl's own progress reports the trials; Optuna's lines would repeat them.
-    optuna.logging.set_verbosity(logging.DEBUG if args.verbose else logging.WARNING)
+        # udl's own progress reports the trials; Optuna's lines would repeat them.
+        optuna.logging.set_verbosity(logging.DEBUG if args.verbose else logging.WARNING)
 
 
 def _close_handlers() -> None:
@@ -177,9 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse: --help, --version (0) or a usage error (2)
         return int(exit_.code or 0)
     _configure_logging(args)
-    from udl import cli_commands
+    from udl.app import commands
 
-    run: Callable[[argparse.Namespace], int] = cli_commands.handler(args)
+    run: Callable[[argparse.Namespace], int] = commands.handler(args)
     try:
         return _run(run, args)
     finally:
@@ -187,9 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.propagate = True
 
 
+class _NeverRaised(Exception):
+    """Stands in for udl.DataFormatError while the native core is not loaded: then nothing
+    can have raised one, and `_run` need not load torch to find out."""
+
+
+def _data_format_error() -> type[Exception]:
+    core = sys.modules.get("udl._C")
+    return _NeverRaised if core is None else core.DataFormatError
+
+
 def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Runs a subcommand and turns its exceptions into messages and exit codes."""
-    from udl.cli_commands import Failure, discard_if_unused
+    from udl.app.commands import Failure, discard_if_unused
 
     try:
         return run(args)
@@ -199,7 +213,7 @@ def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     except Failure as error:
         log.error("udl: failed: %s", error)
         return 1
-    except (DataFormatError, RuntimeError, OSError, MemoryError) as error:
+    except (_data_format_error(), RuntimeError, OSError, MemoryError) as error:
         if isinstance(error, (FileNotFoundError, FileExistsError, IsADirectoryError)):
             log.error("udl: error: %s", error)
             discard_if_unused(args)

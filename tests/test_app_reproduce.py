@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import udl
-from udl import cli, reproduce
-from udl.report import FIGURES_OF_MERIT
+from udl.app import cli, reproduce
+from udl.app.report import FIGURES_OF_MERIT
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 

@@ -1,4 +1,4 @@
-"""udl.progress: a bar on a terminal, log lines elsewhere, nothing on the console when quiet."""
+"""udl.app.progress: a bar on a terminal, log lines elsewhere, nothing on the console when quiet."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from udl.progress import Progress, TqdmLogHandler, default_mode, describe_record
+from udl.app.progress import Progress, TqdmLogHandler, default_mode, describe_record
 
 
 @dataclass(frozen=True)

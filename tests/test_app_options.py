@@ -1,4 +1,4 @@
-"""udl.cli_options: flags from signatures and docstrings, --config files as flags."""
+"""udl.app.options: flags from signatures and docstrings, --config files as flags."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from udl.cli_options import add_parameters, config_arguments, docstring_arguments
+from udl.app.options import add_parameters, config_arguments, docstring_arguments
 
 
 def _example(

@@ -1,4 +1,4 @@
-"""udl.runs: run folders that never overwrite an earlier run, settings as TOML that reads
+"""udl.app.runs: run folders that never overwrite an earlier run, settings as TOML that reads
 back, histories as tables."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from udl.runs import RunFolder, history_frame, toml_text
+from udl.app.runs import RunFolder, history_frame, toml_text
 
 
 def test_toml_text_reads_back_as_the_same_settings() -> None:

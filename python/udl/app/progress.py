@@ -10,8 +10,6 @@ import os
 import sys
 from typing import Any, Literal
 
-from tqdm.auto import tqdm
-
 __all__ = ["Mode", "Progress", "TqdmLogHandler", "default_mode", "describe_record"]
 
 log = logging.getLogger("udl")
@@ -60,11 +58,11 @@ class Progress:
     def __init__(self, total: int | None, description: str, *, unit: str, mode: Mode) -> None:
         self.description = description
         self.mode = mode
-        self.bar = (
-            tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=True)
-            if mode == "bar"
-            else None
-        )
+        self.bar: Any = None
+        if mode == "bar":
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=True)
 
     def epoch(self, record: Any) -> None:
         figures = describe_record(record)
@@ -120,6 +118,8 @@ class TqdmLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            from tqdm.auto import tqdm
+
             tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # a logging handler must not raise
             self.handleError(record)

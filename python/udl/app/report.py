@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from udl.runs import RunFolder
+from udl.app.plan import SETTINGS_FILE, STAGE_TITLES
+from udl.app.runs import RunFolder
 
 __all__ = ["FIGURES_OF_MERIT", "Merit", "write_report"]
 
@@ -99,21 +100,19 @@ def write_report(run: RunFolder) -> Path:
     Raises:
         FileNotFoundError: if `run` holds no reproduction (no stages/settings.json).
     """
-    settings_path = run.file("stages/settings.json")
+    settings_path = run.file(SETTINGS_FILE)
     if not settings_path.is_file():
         raise FileNotFoundError(f"{run.path} holds no `udl reproduce` run (no {settings_path})")
-    from udl.reproduce import STAGES
-
     settings = json.loads(settings_path.read_text(encoding="utf-8"))
     stages = {
         name: json.loads(run.file(f"stages/{name}.json").read_text(encoding="utf-8"))
-        for name in STAGES
+        for name in STAGE_TITLES
         if run.file(f"stages/{name}.json").is_file()
     }
-    return run.write_text("report.html", _page(run, settings, stages, STAGES))
+    return run.write_text("report.html", _page(run, settings, stages))
 
 
-def _page(run: RunFolder, settings: dict, stages: dict, order: dict) -> str:
+def _page(run: RunFolder, settings: dict, stages: dict) -> str:
     from udl import __version__
 
     dataset = settings["dataset"]
@@ -125,14 +124,14 @@ def _page(run: RunFolder, settings: dict, stages: dict, order: dict) -> str:
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>udl {html.escape(__version__)}, seed {settings['seed']}, "
-        f"{len(stages)} of {len(order)} stages done in {total / 60:.1f} minutes; written "
+        f"{len(stages)} of {len(STAGE_TITLES)} stages done in {total / 60:.1f} minutes; written "
         f"{datetime.datetime.now():%Y-%m-%d %H:%M} on {html.escape(_machine())}.</p>",
         f"<p>Made by <code>{html.escape(_command(settings))}</code>; "
         "<code>udl report RUN_DIR</code> rewrites this page from its run folder.</p>",
         "<h2>Figures of merit</h2>",
         _merit_table(dataset, stages),
     ]
-    for name, (stage_title, _) in order.items():
+    for name, stage_title in STAGE_TITLES.items():
         parts.append(f'<h2 id="stage-{name}">{html.escape(stage_title)}</h2>')
         stage = stages.get(name)
         if stage is None:

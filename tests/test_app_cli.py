@@ -1,4 +1,4 @@
-"""udl.cli: flags made from the library's signatures, --config files, run folders, exit codes
+"""udl.app.cli: flags made from the library's signatures, --config files, run folders, exit codes
 and messages, progress output, interrupts."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import udl
-from udl import cli, cli_commands
+from udl.app import cli, commands
 from udl.tuning import make_storage
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
@@ -350,7 +350,7 @@ def test_ctrl_c_keeps_the_finished_epochs_and_says_how_to_go_on(
     interrupted_at: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli_commands.udl, "train_cae", interrupted_at(2, udl.train_cae))
+    monkeypatch.setattr(commands.udl, "train_cae", interrupted_at(2, udl.train_cae))
     run = tmp_path / "run"
     code = cli.main(["train", "cae", "--epochs", "5", "--threads", "1", "--out", str(run)])
     assert code == 130

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 
 from udl import datasets, figures, latent, metrics
+from udl.app.plan import BUDGETS, SETTINGS_FILE, STAGE_TITLES, Budget, check_resumable, settings_of
+from udl.app.progress import Mode, Progress
+from udl.app.report import write_report
+from udl.app.runs import RunFolder
 from udl.classifiers import finetune_classifier, train_classifier
 from udl.corruption import Corruption, corrupt
 from udl.gan import train_gan
 from udl.loading import load_model
-from udl.progress import Mode, Progress
-from udl.runs import RunFolder
 from udl.training import train_autoencoder, train_dae
 from udl.tuning import SEARCHES, tune
 from udl.vae import train_vae
@@ -36,85 +38,9 @@ __all__ = ["BUDGETS", "STAGES", "Budget", "check_resumable", "reproduce", "setti
 
 log = logging.getLogger("udl")
 
-SETTINGS_FILE = "stages/settings.json"
 #: Report 000's best CAE after its 100 trials: the study's first trial, for it to beat.
 REPORT000_BEST = {"nf": 16, "latent_dim": 10, "optimizer": "adam", "lr": 4e-3, "weight_decay": 1e-5}
 SHOWN_IMAGES = 8
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much each stage trains. `None` subsets mean the whole set."""
-
-    tune_images: int | None  # training images the study sees
-    tune_trials: int
-    tune_epochs: int
-    train_images: int | None  # training images of every other stage
-    test_images: int | None
-    cae_epochs: int
-    classifier_epochs: int
-    denoiser_epochs: int
-    vae_epochs: int
-    gan_architecture: str
-    gan_epochs: int
-    feature_epochs: int  # the FID/IS feature network
-    generated: int  # images per generator for FID and IS
-    tsne_points: int
-
-
-BUDGETS: dict[str, Budget] = {
-    # Seconds: checks that every stage runs and the report renders; the numbers mean nothing.
-    "smoke": Budget(
-        tune_images=600,
-        tune_trials=2,
-        tune_epochs=1,
-        train_images=600,
-        test_images=500,
-        cae_epochs=1,
-        classifier_epochs=1,
-        denoiser_epochs=1,
-        vae_epochs=1,
-        gan_architecture="fc",
-        gan_epochs=1,
-        feature_epochs=1,
-        generated=200,
-        tsne_points=150,
-    ),
-    # Under ten minutes on a 2-core machine: a study on a subset, short trainings.
-    "quick": Budget(
-        tune_images=10_000,
-        tune_trials=12,
-        tune_epochs=3,
-        train_images=None,
-        test_images=None,
-        cae_epochs=8,
-        classifier_epochs=10,
-        denoiser_epochs=4,
-        vae_epochs=5,
-        gan_architecture="dcgan",
-        gan_epochs=2,
-        feature_epochs=3,
-        generated=5_000,
-        tsne_points=2_000,
-    ),
-    # The reports' own budget: report 000's 100 trials, tens of epochs per model.
-    "full": Budget(
-        tune_images=None,
-        tune_trials=100,
-        tune_epochs=10,
-        train_images=None,
-        test_images=None,
-        cae_epochs=30,
-        classifier_epochs=20,
-        denoiser_epochs=20,
-        vae_epochs=30,
-        gan_architecture="dcgan",
-        gan_epochs=20,
-        feature_epochs=15,
-        generated=10_000,
-        tsne_points=5_000,
-    ),
-}
 
 
 @dataclass
@@ -144,29 +70,6 @@ class Context:
         return self.data.test.images
 
 
-def settings_of(dataset: str, budget: str, seed: int, subset: int | None) -> dict[str, Any]:
-    """What makes two reproductions the same one (stored in stages/settings.json)."""
-    return {"dataset": dataset, "budget": budget, "seed": seed, "subset": subset}
-
-
-def check_resumable(out: Path, chosen: dict[str, Any]) -> None:
-    """Refuses to resume a folder that holds a reproduction with other settings.
-
-    Raises:
-        FileExistsError: if `out` holds files but no reproduction, or one of other settings.
-    """
-    settings_path = out / SETTINGS_FILE
-    if settings_path.is_file():
-        earlier = json.loads(settings_path.read_text(encoding="utf-8"))
-        if earlier != chosen:
-            raise FileExistsError(
-                f"{out} holds a reproduction with other settings ({earlier}); resume it with "
-                "those, or choose another --out"
-            )
-    elif out.is_dir() and any(out.iterdir()):
-        raise FileExistsError(f"{out} already holds files that are not a udl reproduction")
-
-
 def reproduce(
     run: RunFolder,
     *,
@@ -188,7 +91,7 @@ def reproduce(
         data_dir: where the IDX files are (see `udl.datasets.load`).
         subset: train every stage on at most this many training images.
         threads: LibTorch threads (default: all cores).
-        mode: progress display, see `udl.progress`.
+        mode: progress display, see `udl.app.progress`.
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
@@ -209,8 +112,6 @@ def reproduce(
         run.write_json(f"stages/{name}.json", outcome)
         context.done[name] = json.loads(path.read_text(encoding="utf-8"))
         log.info("stage %s: finished in %.0f s", name, outcome["seconds"])
-    from udl.report import write_report
-
     return write_report(run)
 
 
@@ -531,14 +432,18 @@ def _quality_stage(c: Context) -> dict[str, Any]:
 
 StageFunction = Callable[[Context], dict[str, Any]]
 
-#: The stages in order: name -> (title, function). Later stages read earlier ones' files.
+_STAGE_FUNCTIONS: dict[str, StageFunction] = {
+    "tune": _tune_stage,
+    "cae": _cae_stage,
+    "latent": _latent_stage,
+    "classifiers": _classifier_stage,
+    "denoiser": _denoiser_stage,
+    "vae": _vae_stage,
+    "gan": _gan_stage,
+    "quality": _quality_stage,
+}
+
+#: The stages in order (`plan.STAGE_TITLES`): name -> (title, function).
 STAGES: dict[str, tuple[str, StageFunction]] = {
-    "tune": ("Tuning the CAE (report 000's search, median pruning)", _tune_stage),
-    "cae": ("The best CAE, retrained", _cae_stage),
-    "latent": ("Its latent space: PCA and t-SNE", _latent_stage),
-    "classifiers": ("Fine-tuned classifier against the from-scratch baseline", _classifier_stage),
-    "denoiser": ("Denoising autoencoder", _denoiser_stage),
-    "vae": ("Variational autoencoder", _vae_stage),
-    "gan": ("GAN", _gan_stage),
-    "quality": ("Generation quality: Fréchet distance and Inception Score", _quality_stage),
+    name: (title, _STAGE_FUNCTIONS[name]) for name, title in STAGE_TITLES.items()
 }

@@ -1,5 +1,8 @@
 """What each `udl` subcommand does: load the data, call the library, write the run folder.
-The flags of the training parameters are made from the library functions' signatures."""
+The flags of the training parameters are made from the library functions' signatures.
+
+This module is imported to build the parser (`udl --help`): at its top level it reads the
+library's signatures only; torch, Optuna, matplotlib and pandas load when a command runs."""
 
 from __future__ import annotations
 
@@ -13,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import udl
-from udl.cli_options import add_parameters
-from udl.progress import Progress, default_mode
-from udl.runs import HISTORY_FILE, RunFolder, history_frame
+from udl.app.options import add_parameters
+from udl.app.progress import Progress, default_mode
+from udl.app.runs import HISTORY_FILE, RunFolder, history_frame
 
 log = logging.getLogger("udl")
 
@@ -140,7 +142,7 @@ def _tune_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _reproduce_flags(parser: argparse.ArgumentParser) -> None:
-    from udl.reproduce import BUDGETS
+    from udl.app.plan import BUDGETS
 
     group = parser.add_argument_group("reproduction")
     group.add_argument(
@@ -323,11 +325,15 @@ class _EpochWriter:
     goes on from the checkpoint's epoch."""
 
     def __init__(self, run: RunFolder, progress: Progress) -> None:
+        import pandas as pd
+
         self.run, self.progress, self.records = run, progress, []
         path = run.file(HISTORY_FILE)
         self.earlier = pd.read_csv(path) if path.is_file() else None
 
     def __call__(self, record: Any) -> None:
+        import pandas as pd
+
         self.records.append(record)
         frame = history_frame(self.records)
         if self.earlier is not None:
@@ -666,13 +672,13 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from udl import reproduce
+    from udl.app import plan, reproduce
 
     _check_subset(args)
     if args.out is None:
         args.out = Path("runs") / f"reproduce-{args.dataset}-{args.budget}"
-    chosen = reproduce.settings_of(args.dataset, args.budget, args.seed, args.subset)
-    reproduce.check_resumable(args.out, chosen)  # before anything is written there
+    chosen = plan.settings_of(args.dataset, args.budget, args.seed, args.subset)
+    plan.check_resumable(args.out, chosen)  # before anything is written there
     run = _start(args, "reproduce", resume=True)
     try:
         report = reproduce.reproduce(
@@ -698,7 +704,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from udl import report
+    from udl.app import report
 
     path = report.write_report(RunFolder(args.run_dir))
     print(f"report: {path}")

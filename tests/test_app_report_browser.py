@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from udl import cli
-from udl.report import FIGURES_OF_MERIT
+from udl.app import cli
+from udl.app.report import FIGURES_OF_MERIT
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
