@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import udl
 from udl.app.options import add_parameters, config_arguments, docstring_arguments
 
 
@@ -18,7 +19,7 @@ def _example(
     name: str = "mse",
     flag: bool = True,
     epochs: tuple = (),
-    threads: int | None = None,
+    workers: int | None = None,
     callback: object = None,
 ) -> None:
     """Does nothing.
@@ -29,7 +30,7 @@ def _example(
             two lines.
         count, name,
         flag: three names sharing one help.
-        threads: as in `elsewhere`.
+        workers: as in `elsewhere`.
 
     Returns:
         None.
@@ -49,26 +50,42 @@ def test_docstring_arguments_reads_continued_and_grouped_entries() -> None:
 def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
     parser = argparse.ArgumentParser(prog="x")
 
-    def threads_documented(*, threads: int | None = None) -> None:
+    def workers_documented(*, workers: int | None = None) -> None:
         """.
 
         Args:
-            threads: LibTorch threads.
+            workers: LibTorch workers.
         """
 
-    names = add_parameters(parser, [_example, threads_documented], defaults={"count": 7})
+    names = add_parameters(parser, [_example, workers_documented], defaults={"count": 7})
     return parser, names
 
 
 def test_add_parameters_types_defaults_and_help() -> None:
     parser, names = _parser()
-    assert names == ["rate", "count", "name", "flag", "epochs", "threads"]  # not callback
+    assert names == ["rate", "count", "name", "flag", "epochs", "workers"]  # not callback
     args = parser.parse_args([])
-    assert (args.rate, args.count, args.flag, args.epochs, args.threads) == (0.5, 7, True, (), None)
+    assert (args.rate, args.count, args.flag, args.epochs, args.workers) == (0.5, 7, True, (), None)
     args = parser.parse_args(["--rate", "0.1", "--no-flag", "--epochs", "1,5"])
     assert (args.rate, args.flag, args.epochs) == (0.1, False, [1, 5])
     text = " ".join(parser.format_help().split())
-    assert "--threads THREADS LibTorch threads. (default: not set)" in text  # not "as in"
+    assert "--workers WORKERS LibTorch workers. (default: not set)" in text  # not "as in"
+
+
+def test_loop_settings_take_their_help_from_their_declaration() -> None:
+    parser = argparse.ArgumentParser(prog="x")
+
+    def train(*, lr: float = 1e-3, patience: int = 5) -> None:
+        """.
+
+        Args:
+            lr: a docstring's own words, which the declaration overrides.
+        """
+
+    add_parameters(parser, [train])
+    text = " ".join(parser.format_help().split())
+    for name in ("lr", "patience"):
+        assert udl.settings.LOOP_SETTINGS[name][1].help in text
 
 
 def test_list_flags_reject_bad_items(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 import udl
 from udl import _native
+from udl.app.runs import history_frame
 from udl.records import EpochRecord, Record, history_table
-from udl.runs import history_frame
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 

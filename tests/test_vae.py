@@ -153,6 +153,13 @@ def test_bce_reconstruction(small_train: np.ndarray, test_images: np.ndarray) ->
     assert result.test is not None and math.isfinite(result.test.mse)
 
 
+def test_the_old_name_reconstruction_warns_and_still_works(small_train: np.ndarray) -> None:
+    with pytest.warns(DeprecationWarning, match="now loss"):
+        old = train_vae(small_train[:128], reconstruction="bce", **TINY)  # type: ignore[call-arg]
+    new = train_vae(small_train[:128], loss="bce", **TINY)
+    assert [r.train_loss for r in old.history] == [r.train_loss for r in new.history]
+
+
 def test_unknown_reconstruction(small_train: np.ndarray) -> None:
     with pytest.raises(ValueError, match="unknown loss 'l1'"):
         train_vae(small_train[:64], loss="l1", **TINY)

@@ -9,17 +9,6 @@
 namespace udl_python {
 namespace {
 
-udl::LayerGroup layer_group(const std::string& name) {
-  for (size_t g = 0; g < udl::kLayerGroups; ++g) {
-    if (name == udl::layer_group_name(static_cast<udl::LayerGroup>(g))) {
-      return static_cast<udl::LayerGroup>(g);
-    }
-  }
-  throw udl::InvalidArgument("unknown layer group '" + name +
-                             "' (expected encoder_linear, encoder_conv, decoder_linear or "
-                             "decoder_conv)");
-}
-
 udl::CrossValidationResult cross_validate(const udl::AutoencoderSpec& spec, const py::array& images,
                                           const std::optional<py::array>& labels,
                                           const std::optional<py::array>& test_images,
@@ -131,26 +120,23 @@ void bind_autoencoder(py::module_& m) {
       .def_property_readonly("enabled", &udl::CorruptionConfig::enabled)
       .def("validate", [](const udl::CorruptionConfig& c) { udl::validate(c); });
 
-  py::class_<udl::TrainConfig, udl::LoopConfig>(m, "TrainConfig")
-      .def(py::init<>())
-      .def_property(
-          "loss",
-          [](const udl::TrainConfig& c) { return c.loss == udl::LossKind::kBce ? "bce" : "mse"; },
-          [](udl::TrainConfig& c, const std::string& name) { c.loss = udl::parse_loss(name); })
+  py::class_<udl::TrainConfig, udl::LoopConfig> train_config(m, "TrainConfig");
+  train_config.def(py::init<>())
       .def_readwrite("passes", &udl::TrainConfig::passes)
       .def_readwrite("corruption", &udl::TrainConfig::corruption)
-      .def_property(
-          "prune_every", [](const udl::TrainConfig& c) { return c.pruning.every; },
-          [](udl::TrainConfig& c, int64_t every) { c.pruning.every = every; })
       .def_property(
           "prune_amounts",
           [](const udl::TrainConfig& c) { return by_layer_group(c.pruning.amounts); },
           [](udl::TrainConfig& c, const std::map<std::string, double>& amounts) {
             for (const auto& [name, amount] : amounts) {
-              c.pruning.amounts[static_cast<size_t>(layer_group(name))] = amount;
+              const udl::LayerGroup group =
+                  udl::parse_choice(udl::kLayerGroupNames, name, "layer group");
+              c.pruning.amounts[static_cast<size_t>(group)] = amount;
             }
           })
       .def("validate", [](const udl::TrainConfig& c) { udl::validate(c); });
+  def_choice(train_config, "loss", &udl::TrainConfig::loss, udl::kLossNames);
+  def_nested(train_config, "prune_every", &udl::TrainConfig::pruning, &udl::PruningConfig::every);
 
   bind_record<udl::EpochRecord>(m, "EpochRecord");
 

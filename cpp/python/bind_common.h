@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "conversions.h"
+#include "udl/choices.h"
 #include "udl/figures.h"
 #include "udl/loop.h"
 #include "udl/pruning.h"
@@ -107,6 +108,38 @@ py::class_<Impl, std::shared_ptr<Impl>> bind_model(py::module_& m, const char* n
         py::gil_scoped_release release;
         return load(path).ptr();
       });
+}
+
+// A property of an enum member `member` that Python reads and sets by name.
+template <typename Class, typename Enum, size_t N, typename... Options>
+void def_choice(py::class_<Class, Options...>& cls, const char* name, Enum Class::*member,
+                const std::array<udl::Choice<Enum>, N>& choices) {
+  cls.def_property(
+      name, [member, &choices](const Class& c) { return udl::choice_name(choices, c.*member); },
+      [member, &choices, name](Class& c, const std::string& value) {
+        c.*member = udl::parse_choice(choices, value, name);
+      });
+}
+
+// A flat property of the field `inner` of the member struct `outer` (the early-stopping
+// settings inside the loop's, for one).
+template <typename Class, typename Outer, typename T, typename... Options>
+void def_nested(py::class_<Class, Options...>& cls, const char* name, Outer Class::*outer,
+                T Outer::*inner) {
+  cls.def_property(
+      name, [outer, inner](const Class& c) { return c.*outer.*inner; },
+      [outer, inner](Class& c, T value) { (c.*outer).*inner = value; });
+}
+
+// Runs `make` (a tensor) without the GIL and returns its result as NumPy.
+template <typename Make>
+py::array without_gil(Make&& make) {
+  torch::Tensor out;
+  {
+    py::gil_scoped_release release;
+    out = make();
+  }
+  return as_numpy(out);
 }
 
 // Optional labelled images from NumPy.

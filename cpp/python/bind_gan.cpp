@@ -38,12 +38,7 @@ void bind_gan(py::module_& m) {
           "generate",
           [](std::shared_ptr<Impl> self, int64_t count, uint64_t seed) {
             udl::Gan model(self);
-            torch::Tensor images;
-            {
-              py::gil_scoped_release release;
-              images = udl::gan_generate(model, count, seed);
-            }
-            return as_numpy(images);
+            return without_gil([&] { return udl::gan_generate(model, count, seed); });
           },
           py::arg("count"), py::arg("seed") = 0)
       .def("real_probability", [](std::shared_ptr<Impl> self, const py::array& images) {

@@ -41,23 +41,15 @@ void bind_vae(py::module_& m) {
           "sample",
           [](std::shared_ptr<Impl> self, int64_t count, uint64_t seed) {
             udl::Vae model(self);
-            torch::Tensor images;
-            {
-              py::gil_scoped_release release;
-              images = udl::vae_sample(model, count, seed);
-            }
-            return as_numpy(images);
+            return without_gil([&] { return udl::vae_sample(model, count, seed); });
           },
           py::arg("count"), py::arg("seed") = 0);
 
-  py::class_<udl::VaeConfig, udl::LoopConfig>(m, "VaeConfig")
-      .def(py::init<>())
-      .def_property(
-          "loss",
-          [](const udl::VaeConfig& c) { return c.loss == udl::LossKind::kBce ? "bce" : "mse"; },
-          [](udl::VaeConfig& c, const std::string& name) { c.loss = udl::parse_loss(name); })
+  py::class_<udl::VaeConfig, udl::LoopConfig> config(m, "VaeConfig");
+  config.def(py::init<>())
       .def_readwrite("beta", &udl::VaeConfig::beta)
       .def("validate", [](const udl::VaeConfig& c) { udl::validate(c); });
+  def_choice(config, "loss", &udl::VaeConfig::loss, udl::kLossNames);
 
   py::class_<udl::VaeLoss>(m, "VaeLoss")
       .def_readonly("total", &udl::VaeLoss::total)

@@ -52,16 +52,8 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("images"), py::arg("labels") = py::none());
 
-  py::class_<udl::LoopConfig>(m, "LoopConfig")
-      .def(py::init<>())
-      .def_property(
-          "optimizer",
-          [](const udl::LoopConfig& c) {
-            return c.optimizer == udl::OptimizerKind::kSgd ? "sgd" : "adam";
-          },
-          [](udl::LoopConfig& c, const std::string& name) {
-            c.optimizer = udl::parse_optimizer(name);
-          })
+  py::class_<udl::LoopConfig> loop(m, "LoopConfig");
+  loop.def(py::init<>())
       .def_readwrite("learning_rate", &udl::LoopConfig::learning_rate)
       .def_readwrite("momentum", &udl::LoopConfig::momentum)
       .def_readwrite("beta1", &udl::LoopConfig::beta1)
@@ -76,19 +68,13 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
       .def_readwrite("checkpoint_path", &udl::LoopConfig::checkpoint_path)
       .def_readwrite("resume", &udl::LoopConfig::resume)
-      .def_property(
-          "early_stopping", [](const udl::LoopConfig& c) { return c.early_stopping.enabled; },
-          [](udl::LoopConfig& c, bool on) { c.early_stopping.enabled = on; })
-      .def_property(
-          "patience", [](const udl::LoopConfig& c) { return c.early_stopping.patience; },
-          [](udl::LoopConfig& c, int64_t p) { c.early_stopping.patience = p; })
-      .def_property(
-          "min_delta", [](const udl::LoopConfig& c) { return c.early_stopping.min_delta; },
-          [](udl::LoopConfig& c, double d) { c.early_stopping.min_delta = d; })
-      .def_property(
-          "restore_best", [](const udl::LoopConfig& c) { return c.early_stopping.restore_best; },
-          [](udl::LoopConfig& c, bool on) { c.early_stopping.restore_best = on; })
       .def("validate", [](const udl::LoopConfig& c) { udl::validate(c); });
+  def_choice(loop, "optimizer", &udl::LoopConfig::optimizer, udl::kOptimizerNames);
+  const auto stopping = &udl::LoopConfig::early_stopping;
+  def_nested(loop, "early_stopping", stopping, &udl::EarlyStoppingConfig::enabled);
+  def_nested(loop, "patience", stopping, &udl::EarlyStoppingConfig::patience);
+  def_nested(loop, "min_delta", stopping, &udl::EarlyStoppingConfig::min_delta);
+  def_nested(loop, "restore_best", stopping, &udl::EarlyStoppingConfig::restore_best);
 
   bind_autoencoder(m);
   bind_classifier(m);

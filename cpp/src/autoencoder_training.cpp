@@ -24,12 +24,6 @@ constexpr uint64_t kTestCorruptionStream = 0x7A13;
 
 }  // namespace
 
-LossKind parse_loss(const std::string& name) {
-  if (name == "mse") return LossKind::kMse;
-  if (name == "bce") return LossKind::kBce;
-  throw InvalidArgument("unknown loss '" + name + "' (expected 'mse' or 'bce')");
-}
-
 void validate(const TrainConfig& config) {
   validate(static_cast<const LoopConfig&>(config));
   if (config.passes < 1) {

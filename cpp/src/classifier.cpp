@@ -50,25 +50,6 @@ const torch::Tensor& labels_of(const ImageSet& set, int64_t classes, const char*
 
 }  // namespace
 
-HeadKind parse_head(const std::string& name) {
-  if (name == "linear") return HeadKind::kLinear;
-  if (name == "two_layer") return HeadKind::kTwoLayer;
-  if (name == "none") return HeadKind::kNone;
-  throw InvalidArgument("unknown head '" + name + "' (expected 'linear', 'two_layer' or 'none')");
-}
-
-const char* head_name(HeadKind head) {
-  switch (head) {
-    case HeadKind::kLinear:
-      return "linear";
-    case HeadKind::kTwoLayer:
-      return "two_layer";
-    case HeadKind::kNone:
-      return "none";
-  }
-  return "?";
-}
-
 void validate(const ClassifierSpec& spec) {
   validate_architecture(spec.encoder);
   if (spec.classes < 2) {

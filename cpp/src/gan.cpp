@@ -71,26 +71,6 @@ void init_dcgan(nn::Module& module, at::Generator& generator) {
 
 }  // namespace
 
-GanArchitecture parse_gan_architecture(const std::string& name) {
-  if (name == "fc") return GanArchitecture::kFullyConnected;
-  if (name == "fc_leaky") return GanArchitecture::kFullyConnectedLeaky;
-  if (name == "dcgan") return GanArchitecture::kDcgan;
-  throw InvalidArgument("unknown GAN architecture '" + name +
-                        "' (expected 'fc', 'fc_leaky' or 'dcgan')");
-}
-
-const char* gan_architecture_name(GanArchitecture architecture) {
-  switch (architecture) {
-    case GanArchitecture::kFullyConnected:
-      return "fc";
-    case GanArchitecture::kFullyConnectedLeaky:
-      return "fc_leaky";
-    case GanArchitecture::kDcgan:
-      return "dcgan";
-  }
-  return "?";
-}
-
 void validate(const GanSpec& spec) {
   if (spec.image_shape.size() != 3 || std::any_of(spec.image_shape.begin(), spec.image_shape.end(),
                                                   [](int64_t v) { return v <= 0; })) {

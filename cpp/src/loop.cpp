@@ -5,12 +5,6 @@
 
 namespace udl {
 
-OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "adam") return OptimizerKind::kAdam;
-  if (name == "sgd") return OptimizerKind::kSgd;
-  throw InvalidArgument("unknown optimizer '" + name + "' (expected 'adam' or 'sgd')");
-}
-
 void validate(const LoopConfig& config) {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw InvalidArgument(message);

@@ -6,20 +6,6 @@
 
 namespace udl {
 
-const char* layer_group_name(LayerGroup group) {
-  switch (group) {
-    case LayerGroup::kEncoderLinear:
-      return "encoder_linear";
-    case LayerGroup::kEncoderConv:
-      return "encoder_conv";
-    case LayerGroup::kDecoderLinear:
-      return "decoder_linear";
-    case LayerGroup::kDecoderConv:
-      return "decoder_conv";
-  }
-  return "unknown";
-}
-
 bool PruningConfig::enabled() const {
   if (every <= 0) return false;
   for (double amount : amounts) {

@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them
-    from udl import datasets, figures, latent, metrics, search_spaces, tuning
+    from udl import datasets, figures, latent, metrics, records, search_spaces, settings, tuning
     from udl._native import BUILT_WITH_TORCH
     from udl.classifiers import (
         ClassificationReport,
@@ -34,11 +34,12 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them
     from udl.gan import Gan, GanResult, train_gan
     from udl.loading import load_model
     from udl.models import Autoencoder, AutoencoderSpec, ConvLayer
+    from udl.records import ClassifierEpochRecord, EpochRecord, GanEpochRecord, VaeEpochRecord
     from udl.search_spaces import SearchSpace, TrialPlan
+    from udl.settings import LoopOptions
     from udl.training import (
         LAYER_GROUPS,
         DenoisingScores,
-        EpochRecord,
         TrainResult,
         train_autoencoder,
         train_cae,
@@ -64,7 +65,11 @@ _EXPORTS: dict[str, str | None] = {
     "CrossValidationResult": "cross_validation",
     "DataFormatError": "errors",
     "DenoisingScores": "training",
-    "EpochRecord": "training",
+    "ClassifierEpochRecord": "records",
+    "EpochRecord": "records",
+    "GanEpochRecord": "records",
+    "LoopOptions": "settings",
+    "VaeEpochRecord": "records",
     "FoldResult": "cross_validation",
     "Gan": "gan",
     "GanResult": "gan",
@@ -85,7 +90,9 @@ _EXPORTS: dict[str, str | None] = {
     "load_model": "loading",
     "make_folds": "cross_validation",
     "metrics": None,
+    "records": None,
     "search_spaces": None,
+    "settings": None,
     "train_autoencoder": "training",
     "train_cae": "training",
     "train_classifier": "classifiers",
@@ -107,7 +114,7 @@ _EXPORTS: dict[str, str | None] = {
     "vae": None,
     "_arrays": None,
     "_checks": None,
-    "_loop": None,
+    "_native_config": None,
     "_native": None,
 }
 
@@ -134,6 +141,7 @@ __all__ = [
     "AutoencoderSpec",
     "ClassificationReport",
     "Classifier",
+    "ClassifierEpochRecord",
     "ClassifierResult",
     "ClassifierSpec",
     "ConvLayer",
@@ -144,14 +152,17 @@ __all__ = [
     "EpochRecord",
     "FoldResult",
     "Gan",
+    "GanEpochRecord",
     "GanResult",
     "InvalidArchitecture",
     "InvalidArgument",
+    "LoopOptions",
     "SearchSpace",
     "TrainResult",
     "TrialPlan",
     "TuneResult",
     "Vae",
+    "VaeEpochRecord",
     "VaeResult",
     "__version__",
     "corrupt",
@@ -163,7 +174,9 @@ __all__ = [
     "load_model",
     "make_folds",
     "metrics",
+    "records",
     "search_spaces",
+    "settings",
     "train_autoencoder",
     "train_cae",
     "train_classifier",

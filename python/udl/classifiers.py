@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from udl import _native, datasets
-from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
+from udl._arrays import ArrayLike, existing_file, images_for, like
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
+from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, loop_setting, shows_loop_settings
 from udl.models import Autoencoder, AutoencoderSpec
 from udl.records import ClassifierEpochRecord, TrainingRun
@@ -80,21 +81,12 @@ class ClassifierSpec:
         )
 
 
-class Classifier:
+class Classifier(HeldModel):
     """A classifier held by the native core."""
 
     def __init__(self, spec: ClassifierSpec, seed: int = 0, *, _held: Any = None) -> None:
         self.spec = spec
         self._model = _held if _held is not None else _native._C.Classifier(spec._native(), seed)
-
-    @property
-    def parameter_count(self) -> int:
-        return int(self._model.parameter_count)
-
-    @property
-    def trainable_parameter_count(self) -> int:
-        """Parameters that training updates (the frozen ones left out)."""
-        return int(self._model.trainable_parameter_count)
 
     @property
     def feature_dim(self) -> int:
@@ -133,14 +125,6 @@ class Classifier:
             names = _check_names(names, self.spec.classes)
         native = _native._C.evaluate_classifier(self._model, test_set.images, test_set.labels)
         return _report(native, names)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters by name, as NumPy arrays."""
-        return dict(self._model.state_dict())
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the classifier to `path` atomically (see `Autoencoder.save`)."""
-        save_atomically(self._model.save, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Classifier:

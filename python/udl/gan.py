@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from udl import _native
-from udl._arrays import ArrayLike, existing_file, images_for, like, save_atomically
+from udl._arrays import ArrayLike, existing_file, images_for, like
 from udl._checks import integer
 from udl._checks import seed as check_seed
+from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
 from udl.records import GanEpochRecord, TrainingRun
 from udl.settings import GAN_DEFAULTS
@@ -31,7 +32,7 @@ __all__ = ["ARCHITECTURES", "Gan", "GanEpochRecord", "GanResult", "train_gan"]
 ARCHITECTURES = ("fc", "fc_leaky", "dcgan")
 
 
-class Gan:
+class Gan(HeldModel):
     """A generator and its discriminator, held by the native core.
 
     The generator maps N(0, I) noise to images through a tanh; `generate` returns them
@@ -75,10 +76,6 @@ class Gan:
     def real_probability(self, images: ArrayLike) -> ArrayLike:
         """The discriminator's probability that each image (in [0, 1]) is real."""
         return like(self._model.real_probability(images_for(images, self.image_shape)), images)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes both networks to `path` atomically (see `Autoencoder.save`)."""
-        save_atomically(self._model.save, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Gan:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-from udl import _native
+from udl import _native, errors
 from udl._arrays import existing_file
 from udl.classifiers import Classifier
-from udl.errors import DataFormatError
 from udl.gan import Gan
 from udl.models import Autoencoder
 from udl.vae import Vae
@@ -32,5 +31,5 @@ def load_model(path: str | os.PathLike[str]) -> Autoencoder | Classifier | Vae |
     """
     kind = _native._C.model_kind(existing_file(path))
     if kind not in _LOADERS:
-        raise DataFormatError(f"{path} holds a {kind!r} model, which this udl cannot load")
+        raise errors.DataFormatError(f"{path} holds a {kind!r} model, which this udl cannot load")
     return _LOADERS[kind](path)

@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from udl import _native
-from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
+from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like
 from udl._checks import integer, number
+from udl._held_model import HeldModel
 
 __all__ = ["Autoencoder", "AutoencoderSpec", "ConvLayer"]
 
@@ -117,7 +116,7 @@ class AutoencoderSpec:
         return repr(self._native())
 
 
-class Autoencoder:
+class Autoencoder(HeldModel):
     """A trained (or freshly initialised) autoencoder held by the native core."""
 
     def __init__(self, spec: AutoencoderSpec, seed: int = 0, *, _held: Any = None) -> None:
@@ -127,10 +126,6 @@ class Autoencoder:
     @property
     def latent_dim(self) -> int:
         return self.spec.latent_dim
-
-    @property
-    def parameter_count(self) -> int:
-        return int(self._model.parameter_count)
 
     def encode(self, images: ArrayLike) -> ArrayLike:
         """Latent codes (N x latent_dim, float32) of images (uint8 0..255 or float in [0, 1],
@@ -149,26 +144,10 @@ class Autoencoder:
         """Raises as `encode` would for images this model cannot take."""
         images_for(images, self.spec.input_shape)
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the weights, biases and pruning masks by name (e.g. "encoder.0.weight",
-        "mask_0"), as NumPy arrays."""
-        return dict(self._model.state_dict())
-
     def sparsity(self) -> dict[str, float]:
         """Fraction of pruned weights in each layer group: encoder_linear, encoder_conv,
         decoder_linear, decoder_conv."""
         return dict(self._model.sparsity())
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the model (format version, architecture, weights) to `path`.
-
-        The file is written beside `path` and renamed over it, so an existing file is
-        replaced whole or not at all.
-
-        Raises:
-            FileNotFoundError: if the folder of `path` does not exist.
-        """
-        save_atomically(self._model.save, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Autoencoder:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from udl import _native, latent
-from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like, save_atomically
+from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
+from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
 from udl.models import AutoencoderSpec
 from udl.records import TrainingRun, VaeEpochRecord
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Vae", "VaeEpochRecord", "VaeLoss", "VaeResult", "train_vae"]
 
 
-class Vae:
+class Vae(HeldModel):
     """A variational autoencoder held by the native core.
 
     The encoder ends in two linear heads, the mean and the log-variance of q(z|x); the
@@ -56,10 +57,6 @@ class Vae:
     @property
     def latent_dim(self) -> int:
         return self.spec.latent_dim
-
-    @property
-    def parameter_count(self) -> int:
-        return int(self._model.parameter_count)
 
     def encode(self, images: ArrayLike) -> ArrayLike:
         """The means of q(z|x) (N x latent_dim float32) of images (uint8 or float in [0, 1])."""
@@ -99,10 +96,6 @@ class Vae:
         codes = np.zeros((2, self.latent_dim), dtype=np.float32)
         codes[:, : min(2, self.latent_dim)] = corners[:, : min(2, self.latent_dim)]
         return latent.decode_latent_grid(self, codes, steps, quantiles=(0.0, 1.0))
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the VAE to `path` atomically (see `Autoencoder.save`)."""
-        save_atomically(self._model.save, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vae:

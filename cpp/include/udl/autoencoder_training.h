@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "udl/autoencoder.h"
+#include "udl/choices.h"
 #include "udl/corruption.h"
 #include "udl/figures.h"
 #include "udl/image_set.h"
@@ -21,8 +22,13 @@ namespace udl {
 
 enum class LossKind { kMse, kBce };
 
+inline constexpr std::array<Choice<LossKind>, 2> kLossNames{
+    {{LossKind::kMse, "mse"}, {LossKind::kBce, "bce"}}};
+
 // Parses "mse" or "bce"; throws InvalidArgument otherwise.
-LossKind parse_loss(const std::string& name);
+inline LossKind parse_loss(const std::string& name) {
+  return parse_choice(kLossNames, name, "loss");
+}
 
 struct TrainConfig : LoopConfig {
   LossKind loss = LossKind::kMse;

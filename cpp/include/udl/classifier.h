@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "udl/autoencoder.h"
+#include "udl/choices.h"
 #include "udl/figures.h"
 #include "udl/image_set.h"
 #include "udl/loop.h"
@@ -19,9 +20,14 @@ enum class HeadKind {
   kTwoLayer,  // latent → hidden, ReLU → classes (report 002)
   kNone,      // the latent layer is the output: latent_dim = classes (report 003)
 };
+inline constexpr std::array<Choice<HeadKind>, 3> kHeadNames{
+    {{HeadKind::kLinear, "linear"}, {HeadKind::kTwoLayer, "two_layer"}, {HeadKind::kNone, "none"}}};
+
 // Parses "linear", "two_layer" or "none"; throws InvalidArgument otherwise.
-HeadKind parse_head(const std::string& name);
-const char* head_name(HeadKind head);
+inline HeadKind parse_head(const std::string& name) {
+  return parse_choice(kHeadNames, name, "head");
+}
+inline const char* head_name(HeadKind head) { return choice_name(kHeadNames, head); }
 
 struct ClassifierSpec {
   AutoencoderSpec encoder;  // its encoder half is the classifier's body

@@ -3,11 +3,13 @@
 // probability of "real"), trained against each other with binary cross-entropy.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "udl/choices.h"
 #include "udl/figures.h"
 #include "udl/image_set.h"
 #include "udl/loop.h"
@@ -27,9 +29,18 @@ enum class GanArchitecture {
   // channels) with LeakyReLU(0.2) and BN, then linear→1. Needs H and W divisible by 4.
   kDcgan,
 };
+inline constexpr std::array<Choice<GanArchitecture>, 3> kGanArchitectureNames{
+    {{GanArchitecture::kFullyConnected, "fc"},
+     {GanArchitecture::kFullyConnectedLeaky, "fc_leaky"},
+     {GanArchitecture::kDcgan, "dcgan"}}};
+
 // Parses "fc", "fc_leaky" or "dcgan"; throws InvalidArgument otherwise.
-GanArchitecture parse_gan_architecture(const std::string& name);
-const char* gan_architecture_name(GanArchitecture architecture);
+inline GanArchitecture parse_gan_architecture(const std::string& name) {
+  return parse_choice(kGanArchitectureNames, name, "GAN architecture");
+}
+inline const char* gan_architecture_name(GanArchitecture architecture) {
+  return choice_name(kGanArchitectureNames, architecture);
+}
 
 struct GanSpec {
   GanArchitecture architecture = GanArchitecture::kFullyConnected;

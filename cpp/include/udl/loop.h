@@ -3,21 +3,27 @@
 // that report epochs and poll for interrupts, and what every run returns.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "udl/choices.h"
 #include "udl/early_stopping.h"
 #include "udl/loop_defaults.h"
 
 namespace udl {
 
 enum class OptimizerKind { kAdam, kSgd };
+inline constexpr std::array<Choice<OptimizerKind>, 2> kOptimizerNames{
+    {{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kSgd, "sgd"}}};
 
 // Parses "adam" or "sgd"; throws InvalidArgument otherwise.
-OptimizerKind parse_optimizer(const std::string& name);
+inline OptimizerKind parse_optimizer(const std::string& name) {
+  return parse_choice(kOptimizerNames, name, "optimizer");
+}
 
 struct LoopConfig {
   OptimizerKind optimizer = parse_optimizer(loop_defaults::optimizer);

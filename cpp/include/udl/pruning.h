@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "udl/choices.h"
 #include "udl/torch_api.h"
 
 namespace udl {
@@ -19,8 +20,15 @@ enum class LayerGroup {
   kDecoderConv = 3
 };
 inline constexpr size_t kLayerGroups = 4;
+inline constexpr std::array<Choice<LayerGroup>, kLayerGroups> kLayerGroupNames{
+    {{LayerGroup::kEncoderLinear, "encoder_linear"},
+     {LayerGroup::kEncoderConv, "encoder_conv"},
+     {LayerGroup::kDecoderLinear, "decoder_linear"},
+     {LayerGroup::kDecoderConv, "decoder_conv"}}};
 // "encoder_linear", "encoder_conv", "decoder_linear", "decoder_conv".
-const char* layer_group_name(LayerGroup group);
+inline const char* layer_group_name(LayerGroup group) {
+  return choice_name(kLayerGroupNames, group);
+}
 
 // One prunable weight tensor and its mask (1 keeps, 0 prunes), both owned by the model.
 struct PrunableWeight {

@@ -106,15 +106,19 @@ class RunFolder:
 
 
 def history_frame(records: Iterable[Any]) -> Any:
-    """Epoch records (`udl.records.Record`) as a pandas DataFrame, one row per epoch; a dict field
-    (a pruned fraction per layer group) becomes one column per key."""
+    """Epoch records (`udl.records.Record`, whose figures the C++ core declares) or other
+    results (dataclasses) as a pandas DataFrame, one row each; a dict field (a pruned
+    fraction per layer group) becomes one column per key, a list field none."""
     import pandas as pd
 
     rows = []
     for record in records:
+        fields = record if isinstance(record, Mapping) else dataclasses.asdict(record)
         row: dict[str, Any] = {}
-        for key, value in dict(record).items():
-            if isinstance(value, dict):
+        for key, value in fields.items():
+            if isinstance(value, list):
+                continue
+            elif isinstance(value, dict):
                 row.update({f"{key}_{k}": v for k, v in value.items()})
             elif value is not None:
                 row[key] = value
