@@ -81,11 +81,6 @@ void bind_autoencoder(py::module_& m) {
   using Impl = udl::AutoencoderImpl;
   bind_model<Impl, udl::Autoencoder>(m, "Autoencoder", &udl::save_autoencoder,
                                      &udl::load_autoencoder)
-      .def(py::init([](const udl::AutoencoderSpec& spec, uint64_t seed) {
-             return udl::Autoencoder(spec, seed).ptr();
-           }),
-           py::arg("spec"), py::arg("seed") = 0)
-      .def_property_readonly("spec", &Impl::spec)
       .def("encode",
            [](std::shared_ptr<Impl> self, const py::array& images) {
              udl::Autoencoder model(self);
@@ -111,18 +106,15 @@ void bind_autoencoder(py::module_& m) {
         return by_layer_group(udl::sparsity(self->prunable_weights()));
       });
 
-  py::class_<udl::CorruptionConfig>(m, "CorruptionConfig")
-      .def(py::init<>())
+  bind_config<udl::CorruptionConfig>(m, "CorruptionConfig")
       .def_readwrite("rotation_degrees", &udl::CorruptionConfig::rotation_degrees)
       .def_readwrite("gaussian_sigma", &udl::CorruptionConfig::gaussian_sigma)
       .def_readwrite("salt_pepper", &udl::CorruptionConfig::salt_pepper)
       .def_readwrite("mask_fraction", &udl::CorruptionConfig::mask_fraction)
-      .def_property_readonly("enabled", &udl::CorruptionConfig::enabled)
-      .def("validate", [](const udl::CorruptionConfig& c) { udl::validate(c); });
+      .def_property_readonly("enabled", &udl::CorruptionConfig::enabled);
 
-  py::class_<udl::TrainConfig, udl::LoopConfig> train_config(m, "TrainConfig");
-  train_config.def(py::init<>())
-      .def_readwrite("passes", &udl::TrainConfig::passes)
+  auto train_config = bind_config<udl::TrainConfig, udl::LoopConfig>(m, "TrainConfig");
+  train_config.def_readwrite("passes", &udl::TrainConfig::passes)
       .def_readwrite("corruption", &udl::TrainConfig::corruption)
       .def_property(
           "prune_amounts",
@@ -133,8 +125,7 @@ void bind_autoencoder(py::module_& m) {
                   udl::parse_choice(udl::kLayerGroupNames, name, "layer group");
               c.pruning.amounts[static_cast<size_t>(group)] = amount;
             }
-          })
-      .def("validate", [](const udl::TrainConfig& c) { udl::validate(c); });
+          });
   def_choice(train_config, "loss", &udl::TrainConfig::loss, udl::kLossNames);
   def_nested(train_config, "prune_every", &udl::TrainConfig::pruning, &udl::PruningConfig::every);
 

@@ -23,11 +23,6 @@ void bind_classifier(py::module_& m) {
 
   using Impl = udl::ClassifierImpl;
   bind_model<Impl, udl::Classifier>(m, "Classifier", &udl::save_classifier, &udl::load_classifier)
-      .def(py::init([](const udl::ClassifierSpec& spec, uint64_t seed) {
-             return udl::Classifier(spec, seed).ptr();
-           }),
-           py::arg("spec"), py::arg("seed") = 0)
-      .def_property_readonly("spec", &Impl::spec)
       .def_property_readonly("feature_dim", &Impl::feature_dim)
       .def("load_encoder",
            [](Impl& self, std::shared_ptr<udl::AutoencoderImpl> source) {

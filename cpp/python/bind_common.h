@@ -76,12 +76,17 @@ inline int64_t count_parameters(const std::vector<torch::Tensor>& parameters,
   return n;
 }
 
-// A model held by a shared pointer (TORCH_MODULE's Impl), with the methods every model has:
-// parameter counts, a state dict of copies, save to and load from a udl model file.
+// A model held by a shared pointer (TORCH_MODULE's Impl), with what every model has: a
+// constructor from its spec and a seed, its spec, parameter counts, a state dict of copies,
+// save to and load from a udl model file.
 template <typename Impl, typename Holder, typename Save, typename Load>
 py::class_<Impl, std::shared_ptr<Impl>> bind_model(py::module_& m, const char* name, Save save,
                                                    Load load) {
+  using Spec = std::decay_t<decltype(std::declval<Impl&>().spec())>;
   return py::class_<Impl, std::shared_ptr<Impl>>(m, name)
+      .def(py::init([](const Spec& spec, uint64_t seed) { return Holder(spec, seed).ptr(); }),
+           py::arg("spec"), py::arg("seed") = 0)
+      .def_property_readonly("spec", &Impl::spec)
       .def_property_readonly("parameter_count",
                              [](Impl& self) { return count_parameters(self.parameters()); })
       .def_property_readonly(
@@ -108,6 +113,16 @@ py::class_<Impl, std::shared_ptr<Impl>> bind_model(py::module_& m, const char* n
         py::gil_scoped_release release;
         return load(path).ptr();
       });
+}
+
+// A settings struct: default-constructed, its fields set one by one, then `validate()`d
+// (InvalidArgument naming the first bad one).
+template <typename Config, typename... Bases>
+py::class_<Config, Bases...> bind_config(py::module_& m, const char* name) {
+  py::class_<Config, Bases...> cls(m, name);
+  // Unqualified: argument-dependent lookup finds the overload in the config's own header.
+  cls.def(py::init<>()).def("validate", [](const Config& c) { validate(c); });
+  return cls;
 }
 
 // A property of an enum member `member` that Python reads and sets by name.

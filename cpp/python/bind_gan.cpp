@@ -24,10 +24,6 @@ void bind_gan(py::module_& m) {
 
   using Impl = udl::GanImpl;
   bind_model<Impl, udl::Gan>(m, "Gan", &udl::save_gan, &udl::load_gan)
-      .def(py::init(
-               [](const udl::GanSpec& spec, uint64_t seed) { return udl::Gan(spec, seed).ptr(); }),
-           py::arg("spec"), py::arg("seed") = 0)
-      .def_property_readonly("spec", &Impl::spec)
       .def_property_readonly(
           "generator_parameter_count",
           [](Impl& self) { return count_parameters(self.generator_parameters()); })
@@ -51,11 +47,9 @@ void bind_gan(py::module_& m) {
         });
       });
 
-  py::class_<udl::GanConfig, udl::LoopConfig>(m, "GanConfig")
-      .def(py::init<>())
+  bind_config<udl::GanConfig, udl::LoopConfig>(m, "GanConfig")
       .def_readwrite("sample_epochs", &udl::GanConfig::sample_epochs)
-      .def_readwrite("sample_count", &udl::GanConfig::sample_count)
-      .def("validate", [](const udl::GanConfig& c) { udl::validate(c); });
+      .def_readwrite("sample_count", &udl::GanConfig::sample_count);
 
   bind_record<udl::GanEpochRecord>(m, "GanEpochRecord");
 

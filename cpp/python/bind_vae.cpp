@@ -15,10 +15,6 @@ void bind_vae(py::module_& m) {
 
   using Impl = udl::VaeImpl;
   bind_model<Impl, udl::Vae>(m, "Vae", &udl::save_vae, &udl::load_vae)
-      .def(py::init(
-               [](const udl::VaeSpec& spec, uint64_t seed) { return udl::Vae(spec, seed).ptr(); }),
-           py::arg("spec"), py::arg("seed") = 0)
-      .def_property_readonly("spec", &Impl::spec)
       .def("encode",
            [](std::shared_ptr<Impl> self, const py::array& images) {
              udl::Vae model(self);
@@ -45,10 +41,8 @@ void bind_vae(py::module_& m) {
           },
           py::arg("count"), py::arg("seed") = 0);
 
-  py::class_<udl::VaeConfig, udl::LoopConfig> config(m, "VaeConfig");
-  config.def(py::init<>())
-      .def_readwrite("beta", &udl::VaeConfig::beta)
-      .def("validate", [](const udl::VaeConfig& c) { udl::validate(c); });
+  auto config = bind_config<udl::VaeConfig, udl::LoopConfig>(m, "VaeConfig");
+  config.def_readwrite("beta", &udl::VaeConfig::beta);
   def_choice(config, "loss", &udl::VaeConfig::loss, udl::kLossNames);
 
   py::class_<udl::VaeLoss>(m, "VaeLoss")

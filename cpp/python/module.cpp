@@ -52,9 +52,8 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("images"), py::arg("labels") = py::none());
 
-  py::class_<udl::LoopConfig> loop(m, "LoopConfig");
-  loop.def(py::init<>())
-      .def_readwrite("learning_rate", &udl::LoopConfig::learning_rate)
+  auto loop = bind_config<udl::LoopConfig>(m, "LoopConfig");
+  loop.def_readwrite("learning_rate", &udl::LoopConfig::learning_rate)
       .def_readwrite("momentum", &udl::LoopConfig::momentum)
       .def_readwrite("beta1", &udl::LoopConfig::beta1)
       .def_readwrite("beta2", &udl::LoopConfig::beta2)
@@ -67,8 +66,7 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("lr_decay", &udl::LoopConfig::lr_decay)
       .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
       .def_readwrite("checkpoint_path", &udl::LoopConfig::checkpoint_path)
-      .def_readwrite("resume", &udl::LoopConfig::resume)
-      .def("validate", [](const udl::LoopConfig& c) { udl::validate(c); });
+      .def_readwrite("resume", &udl::LoopConfig::resume);
   def_choice(loop, "optimizer", &udl::LoopConfig::optimizer, udl::kOptimizerNames);
   const auto stopping = &udl::LoopConfig::early_stopping;
   def_nested(loop, "early_stopping", stopping, &udl::EarlyStoppingConfig::enabled);

@@ -89,10 +89,8 @@ void save_autoencoder(Autoencoder& model, const std::string& path) {
 }
 
 Autoencoder load_autoencoder(const std::string& path) {
-  ModelFile file = read_model_file(path, "autoencoder");
-  Autoencoder model(decode_spec(file.spec, path), /*seed=*/0);
-  file.load_weights_into(*model);
-  return model;
+  return load_model_file<Autoencoder>(path, "autoencoder",
+                                      [&](std::istream& in) { return decode_spec(in, path); });
 }
 
 }  // namespace udl

@@ -148,8 +148,7 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
     return record;
   };
   TrainResult result;
-  static_cast<TrainingRun<EpochRecord>&>(result) =
-      engine.run(*model, run_epoch, [](const EpochRecord& r) { return r.val_loss; });
+  engine.run(result, *model, run_epoch, &EpochRecord::val_loss);
   if (result.best_epoch > 0) result.best_val_mse = result.history[result.best_epoch - 1].val_mse;
   if (test != nullptr) {
     const uint64_t test_seed = config.seed ^ kTestCorruptionStream;

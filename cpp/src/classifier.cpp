@@ -211,8 +211,7 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
     return record;
   };
   ClassifierTrainResult result;
-  static_cast<TrainingRun<ClassifierEpochRecord>&>(result) =
-      engine.run(*model, run_epoch, [](const ClassifierEpochRecord& r) { return r.val_loss; });
+  engine.run(result, *model, run_epoch, &ClassifierEpochRecord::val_loss);
   if (test != nullptr) result.test = evaluate_classifier(model, *test, config.batch_size);
   return result;
 }
@@ -238,21 +237,19 @@ void save_classifier(Classifier& model, const std::string& path) {
 }
 
 Classifier load_classifier(const std::string& path) {
-  const ModelFile file = read_model_file(path, "classifier");
-  std::istringstream in(file.spec);
-  ClassifierSpec spec;
-  spec.encoder = decode_spec(in, path);
-  std::string head;
-  in >> spec.classes >> head >> spec.head_hidden;
-  if (!in) throw DataFormatError(path + ": corrupt classifier record");
-  try {
-    spec.head = parse_head(head);
-  } catch (const InvalidArgument&) {
-    throw DataFormatError(path + ": corrupt classifier record (head '" + head + "')");
-  }
-  Classifier model(spec, /*seed=*/0);
-  file.load_weights_into(*model);
-  return model;
+  return load_model_file<Classifier>(path, "classifier", [&](std::istream& in) {
+    ClassifierSpec spec;
+    spec.encoder = decode_spec(in, path);
+    std::string head;
+    in >> spec.classes >> head >> spec.head_hidden;
+    if (!in) throw DataFormatError(path + ": corrupt classifier record");
+    try {
+      spec.head = parse_head(head);
+    } catch (const InvalidArgument&) {
+      throw DataFormatError(path + ": corrupt classifier record (head '" + head + "')");
+    }
+    return spec;
+  });
 }
 
 }  // namespace udl

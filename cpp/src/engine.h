@@ -110,16 +110,24 @@ class Engine {
     return sum / static_cast<double>(n);
   }
 
-  // Calls `run_epoch(epoch)` for epochs 1..config.epochs; it trains one epoch and returns its
-  // record with the model's figures set. The engine sets epoch, seconds and improved (from
-  // `monitored`, the loss early stopping and the plateau watch; none for a run without a
-  // validation loss), reports to the hook, reduces the learning rates on a plateau, stops on
-  // a non-finite figure or by early stopping, and puts the best epoch's weights back when
-  // asked. With a checkpoint path it writes a checkpoint after every finite epoch (before
-  // the hook, which may stop the run) and, with resume, starts from an existing one.
+  // Fills `result`'s TrainingRun fields by calling `run_epoch(epoch)` for epochs
+  // 1..config.epochs; it trains one epoch and returns its record with the model's figures
+  // set. The engine sets epoch, seconds and improved (from `monitored`, the figure early
+  // stopping and the plateau watch; nullptr for a run without a validation loss), reports to
+  // the hook, reduces the learning rates on a plateau, stops on a non-finite figure or by
+  // early stopping, and puts the best epoch's weights back when asked. With a checkpoint
+  // path it writes a checkpoint after every finite epoch (before the hook, which may stop
+  // the run) and, with resume, starts from an existing one.
+  template <typename Result, typename RunEpoch>
+  void run(Result& result, torch::nn::Module& model, RunEpoch&& run_epoch,
+           double Record::*monitored) {
+    static_cast<TrainingRun<Record>&>(result) = run_epochs(model, run_epoch, monitored);
+  }
+
+ private:
   template <typename RunEpoch>
-  TrainingRun<Record> run(torch::nn::Module& model, RunEpoch&& run_epoch,
-                          const std::function<double(const Record&)>& monitored) {
+  TrainingRun<Record> run_epochs(torch::nn::Module& model, RunEpoch& run_epoch,
+                                 double Record::*monitored) {
     EarlyStopping stopping(config_.early_stopping);
     int64_t epochs_on_plateau = 0;
     std::vector<torch::Tensor> best_state;
@@ -147,7 +155,7 @@ class Engine {
       record.epoch = epoch;
       record.seconds = seconds_since(start);
       const bool diverged = !all_finite(record);
-      record.improved = !diverged && monitored && stopping.record(epoch, monitored(record));
+      record.improved = !diverged && monitored && stopping.record(epoch, record.*monitored);
       if (record.improved && config_.early_stopping.restore_best) best_state = snapshot(model);
       epochs_on_plateau = record.improved ? 0 : epochs_on_plateau + 1;
       if (monitored && config_.lr_decay < 1.0 && epochs_on_plateau >= config_.lr_patience) {
@@ -182,7 +190,6 @@ class Engine {
     return outcome;
   }
 
- private:
   std::string kind_;
   const LoopConfig& config_;
   const LoopHooks<Record>& hooks_;

@@ -252,7 +252,7 @@ GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& conf
     return record;
   };
   // Nothing to monitor: GAN losses do not measure quality.
-  static_cast<TrainingRun<GanEpochRecord>&>(result) = engine.run(*model, run_epoch, nullptr);
+  engine.run(result, *model, run_epoch, nullptr);
   return result;
 }
 
@@ -265,22 +265,20 @@ void save_gan(Gan& model, const std::string& path) {
 }
 
 Gan load_gan(const std::string& path) {
-  const ModelFile file = read_model_file(path, "gan");
-  std::istringstream in(file.spec);
-  std::string architecture;
-  GanSpec spec;
-  in >> architecture >> spec.image_shape[0] >> spec.image_shape[1] >> spec.image_shape[2] >>
-      spec.noise_dim;
-  if (!in) throw DataFormatError(path + ": corrupt GAN record");
-  try {
-    spec.architecture = parse_gan_architecture(architecture);
-    validate(spec);
-  } catch (const InvalidArgument& error) {
-    throw DataFormatError(path + ": corrupt GAN record (" + error.what() + ")");
-  }
-  Gan model(spec, /*seed=*/0);
-  file.load_weights_into(*model);
-  return model;
+  return load_model_file<Gan>(path, "gan", [&](std::istream& in) {
+    std::string architecture;
+    GanSpec spec;
+    in >> architecture >> spec.image_shape[0] >> spec.image_shape[1] >> spec.image_shape[2] >>
+        spec.noise_dim;
+    if (!in) throw DataFormatError(path + ": corrupt GAN record");
+    try {
+      spec.architecture = parse_gan_architecture(architecture);
+      validate(spec);
+    } catch (const InvalidArgument& error) {
+      throw DataFormatError(path + ": corrupt GAN record (" + error.what() + ")");
+    }
+    return spec;
+  });
 }
 
 }  // namespace udl

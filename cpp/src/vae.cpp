@@ -140,8 +140,7 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
     return record;
   };
   VaeTrainResult result;
-  static_cast<TrainingRun<VaeEpochRecord>&>(result) =
-      engine.run(*model, run_epoch, [](const VaeEpochRecord& r) { return r.val_loss; });
+  engine.run(result, *model, run_epoch, &VaeEpochRecord::val_loss);
   if (test != nullptr) result.test = evaluate_vae(model, *test, config);
   return result;
 }
@@ -185,17 +184,15 @@ void save_vae(Vae& model, const std::string& path) {
 }
 
 Vae load_vae(const std::string& path) {
-  const ModelFile file = read_model_file(path, "vae");
-  std::istringstream in(file.spec);
-  VaeSpec spec;
-  spec.architecture = decode_spec(in, path);
-  int batch_norm = 0;
-  in >> batch_norm;
-  if (!in) throw DataFormatError(path + ": corrupt VAE record");
-  spec.batch_norm = batch_norm != 0;
-  Vae model(spec, /*seed=*/0);
-  file.load_weights_into(*model);
-  return model;
+  return load_model_file<Vae>(path, "vae", [&](std::istream& in) {
+    VaeSpec spec;
+    spec.architecture = decode_spec(in, path);
+    int batch_norm = 0;
+    in >> batch_norm;
+    if (!in) throw DataFormatError(path + ": corrupt VAE record");
+    spec.batch_norm = batch_norm != 0;
+    return spec;
+  });
 }
 
 }  // namespace udl

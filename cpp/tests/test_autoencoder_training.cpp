@@ -138,8 +138,9 @@ TEST(Training, RejectsBadConfigAndShapes) {
   expect_invalid([](auto& c) { c.val_fraction = 0; });
   expect_invalid([](auto& c) { c.early_stopping.patience = 0; });
   expect_invalid([](auto& c) { c.threads = -1; });
-  EXPECT_THROW(udl::parse_loss("l1"), udl::InvalidArgument);
-  EXPECT_THROW(udl::parse_optimizer("rmsprop"), udl::InvalidArgument);
+  EXPECT_THROW(udl::parse_choice(udl::kLossNames, "l1", "loss"), udl::InvalidArgument);
+  EXPECT_THROW(udl::parse_choice(udl::kOptimizerNames, "rmsprop", "optimizer"),
+               udl::InvalidArgument);
 
   const udl::ImageSet wrong(torch::zeros({10, 1, 32, 32}, torch::kUInt8));
   EXPECT_THROW(udl::train_autoencoder(model, wrong, nullptr, small_config(1)),

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from udl import _native
 from udl._arrays import save_atomically
 
 
 class HeldModel:
-    """A model whose weights live in the native core (`_model`): parameter counts, a state
-    dict of copies, and saving to a udl model file."""
+    """A model whose weights live in the native core (`_model`, of the class of `udl._C`
+    named `_native_class`, built from `spec` and a seed): parameter counts, a state dict of
+    copies, and saving to a udl model file."""
 
+    _native_class: ClassVar[str]
     _model: Any
+
+    def __init__(self, spec: Any, seed: int = 0, *, _held: Any = None) -> None:
+        self.spec = spec
+        if _held is None:
+            _held = getattr(_native._C, self._native_class)(spec._native(), seed)
+        self._model = _held
 
     @property
     def parameter_count(self) -> int:

@@ -84,9 +84,8 @@ class ClassifierSpec:
 class Classifier(HeldModel):
     """A classifier held by the native core."""
 
-    def __init__(self, spec: ClassifierSpec, seed: int = 0, *, _held: Any = None) -> None:
-        self.spec = spec
-        self._model = _held if _held is not None else _native._C.Classifier(spec._native(), seed)
+    _native_class = "Classifier"
+    spec: ClassifierSpec
 
     @property
     def feature_dim(self) -> int:

@@ -119,9 +119,8 @@ class AutoencoderSpec:
 class Autoencoder(HeldModel):
     """A trained (or freshly initialised) autoencoder held by the native core."""
 
-    def __init__(self, spec: AutoencoderSpec, seed: int = 0, *, _held: Any = None) -> None:
-        self.spec = spec
-        self._model = _held if _held is not None else _native._C.Autoencoder(spec._native(), seed)
+    _native_class = "Autoencoder"
+    spec: AutoencoderSpec
 
     @property
     def latent_dim(self) -> int:

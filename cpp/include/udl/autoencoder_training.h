@@ -20,15 +20,10 @@
 
 namespace udl {
 
+// The reconstruction's loss (of the VAE's too): "mse" or "bce".
 enum class LossKind { kMse, kBce };
-
 inline constexpr std::array<Choice<LossKind>, 2> kLossNames{
     {{LossKind::kMse, "mse"}, {LossKind::kBce, "bce"}}};
-
-// Parses "mse" or "bce"; throws InvalidArgument otherwise.
-inline LossKind parse_loss(const std::string& name) {
-  return parse_choice(kLossNames, name, "loss");
-}
 
 struct TrainConfig : LoopConfig {
   LossKind loss = LossKind::kMse;

@@ -20,13 +20,8 @@ enum class OptimizerKind { kAdam, kSgd };
 inline constexpr std::array<Choice<OptimizerKind>, 2> kOptimizerNames{
     {{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kSgd, "sgd"}}};
 
-// Parses "adam" or "sgd"; throws InvalidArgument otherwise.
-inline OptimizerKind parse_optimizer(const std::string& name) {
-  return parse_choice(kOptimizerNames, name, "optimizer");
-}
-
 struct LoopConfig {
-  OptimizerKind optimizer = parse_optimizer(loop_defaults::optimizer);
+  OptimizerKind optimizer = parse_choice(kOptimizerNames, loop_defaults::optimizer, "optimizer");
   double learning_rate = loop_defaults::lr;
   double momentum = loop_defaults::momentum;  // SGD only
   double beta1 = loop_defaults::beta1;        // Adam only

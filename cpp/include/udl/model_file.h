@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "udl/architecture.h"
@@ -40,5 +41,17 @@ struct ModelFile {
 // DataFormatError if the file is not a udl model, is truncated, has another format
 // version, or holds another kind of model.
 ModelFile read_model_file(const std::string& path, const std::string& expected_kind);
+
+// Reads a model file of `kind`: `read_spec(in)` parses the spec from the file's record
+// (throwing DataFormatError on corrupt text), the model is built from it and its weights
+// loaded.
+template <typename Holder, typename ReadSpec>
+Holder load_model_file(const std::string& path, const std::string& kind, ReadSpec&& read_spec) {
+  const ModelFile file = read_model_file(path, kind);
+  std::istringstream in(file.spec);
+  Holder model(read_spec(in), /*seed=*/0);
+  file.load_weights_into(*model);
+  return model;
+}
 
 }  // namespace udl

@@ -56,7 +56,6 @@ def _flags(
     *functions: Callable[..., Any],
     skip: set[str] = _NOT_FLAGS,
     help_from: tuple[Callable[..., Any], ...] = (udl.train_autoencoder,),
-    resumable: bool = True,
     **defaults: Any,
 ) -> Callable[[argparse.ArgumentParser], None]:
     """A function that adds the flags of `functions`' parameters (and --resume) to a
@@ -66,15 +65,14 @@ def _flags(
         group = _training_group(parser)
         names = add_parameters(group, functions, skip=skip, defaults=defaults, help_from=help_from)
         parser.set_defaults(_parameters=names)
-        if resumable:
-            run_group = next(g for g in parser._action_groups if g.title == "run")
-            run_group.add_argument(
-                "--resume",
-                type=Path,
-                metavar="RUN_DIR",
-                help="continue an interrupted run from its folder's checkpoint, with its "
-                "config.toml (flags given here still win, e.g. more --epochs)",
-            )
+        run_group = next(g for g in parser._action_groups if g.title == "run")
+        run_group.add_argument(
+            "--resume",
+            type=Path,
+            metavar="RUN_DIR",
+            help="continue an interrupted run from its folder's checkpoint, with its "
+            "config.toml (flags given here still win, e.g. more --epochs)",
+        )
 
     return add
 
@@ -166,7 +164,6 @@ def _cv_flags(parser: argparse.ArgumentParser) -> None:
         udl.train_cae,
         udl.train_autoencoder,
         skip=_NOT_FLAGS | {"val_fraction"},
-        resumable=False,
     )(parser)
 
 
@@ -189,7 +186,7 @@ TRAIN_COMMANDS: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], No
     "gan": (
         "GAN: fc (report 000), fc_leaky (report 003) or dcgan",
         "Trains a GAN on the training images and keeps samples of one fixed noise batch.",
-        _flags(udl.train_gan, resumable=False, sample_epochs=()),
+        _flags(udl.train_gan, sample_epochs=()),
     ),
     "classifier": (
         "classifier from scratch (the fine-tuning baseline)",
@@ -265,6 +262,25 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 def _checkpointing(args: argparse.Namespace, run: RunFolder) -> dict[str, Any]:
     """A run folder always holds the loop's checkpoint; --resume continues from it."""
     return {"checkpoint": run.file(CHECKPOINT_FILE), "resume": args.resume is not None}
+
+
+def _trained(
+    args: argparse.Namespace, run: RunFolder, what: str, train: Callable[..., Any], *data: Any
+) -> Any:
+    """`train(*data)` with the command's settings, its progress shown as `what`, checkpointed
+    in the run folder (and resumed from it with --resume)."""
+    with _epochs(args, run, what, args.epochs) as on_epoch:
+        return train(*data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run))
+
+
+def _run_metrics(result: Any) -> dict[str, Any]:
+    """What every training run reports: its best epoch and loss, time and size."""
+    return {
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "seconds": result.seconds,
+        "parameters": result.model.parameter_count,
+    }
 
 
 def _start(args: argparse.Namespace, name: str, *, resume: bool = False) -> RunFolder:
@@ -424,32 +440,16 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
     corruption = _corruption(args) if denoising else None  # a bad one fails before the data
     run = _start(args, args.model)
     data = _data(args)
-    with _epochs(args, run, args.model, args.epochs) as on_epoch:
-        if denoising:
-            result = udl.train_dae(
-                data,
-                corruption,
-                callback=on_epoch,
-                **_parameters(args),
-                **_checkpointing(args, run),
-            )
-        else:
-            result = udl.train_cae(
-                data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
-            )
+    if denoising:
+        result = _trained(args, run, args.model, udl.train_dae, data, corruption)
+    else:
+        result = _trained(args, run, args.model, udl.train_cae, data)
     if _nothing_to_keep(result):
         return _finish(run, {"best_epoch": 0}, result.stop_reason)
     result.model.save(run.file("model.udl"))
     run.save_figure(udl.figures.loss_curves(result.history), "loss")
     _reconstruction_figure(run, result.model, data.test.images, corruption)
-    metrics: dict[str, Any] = {
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "test_loss": result.test_loss,
-        "test_mse": result.test_mse,
-        "seconds": result.seconds,
-        "parameters": result.model.parameter_count,
-    }
+    metrics = {**_run_metrics(result), "test_loss": result.test_loss, "test_mse": result.test_mse}
     if result.test_denoising is not None:
         scores = dataclasses.asdict(result.test_denoising)
         metrics.update({f"test_{k}": v for k, v in scores.items()})
@@ -460,10 +460,7 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
 def _train_vae(args: argparse.Namespace) -> int:
     run = _start(args, "vae")
     data = _data(args)
-    with _epochs(args, run, "vae", args.epochs) as on_epoch:
-        result = udl.train_vae(
-            data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
-        )
+    result = _trained(args, run, "vae", udl.train_vae, data)
     if _nothing_to_keep(result):
         return _finish(run, {"best_epoch": 0}, result.stop_reason)
     model = result.model
@@ -476,14 +473,11 @@ def _train_vae(args: argparse.Namespace) -> int:
         run.save_figure(udl.figures.image_grid(grid, ncols=15), "latent-grid")
     test = result.test
     metrics = {
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
+        **_run_metrics(result),
         "test_loss": test.total if test else None,
         "test_reconstruction": test.reconstruction if test else None,
         "test_kl": test.kl if test else None,
         "test_mse": test.mse if test else None,
-        "seconds": result.seconds,
-        "parameters": model.parameter_count,
     }
     return _finish(run, metrics, result.stop_reason)
 
@@ -491,8 +485,7 @@ def _train_vae(args: argparse.Namespace) -> int:
 def _train_gan(args: argparse.Namespace) -> int:
     run = _start(args, f"gan-{args.architecture}")
     data = _data(args)
-    with _epochs(args, run, f"gan {args.architecture}", args.epochs) as on_epoch:
-        result = udl.train_gan(data, callback=on_epoch, **_parameters(args))
+    result = _trained(args, run, f"gan {args.architecture}", udl.train_gan, data)
     if _nothing_to_keep(result):
         return _finish(run, {"epochs": len(result.history)}, result.stop_reason)
     result.model.save(run.file("model.udl"))
@@ -523,12 +516,9 @@ def _classifier_outputs(run: RunFolder, result: Any) -> int:
         run.save_figure(figure, "confusion")
         print(report.table())
     metrics = {
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
+        **_run_metrics(result),
         "test_accuracy": report.accuracy if report else None,
         "test_loss": report.loss if report else None,
-        "seconds": result.seconds,
-        "parameters": result.model.parameter_count,
         "trainable_parameters": result.model.trainable_parameter_count,
         "per_class_accuracy": report.per_class_accuracy if report else None,
     }
@@ -538,11 +528,7 @@ def _classifier_outputs(run: RunFolder, result: Any) -> int:
 def _train_classifier(args: argparse.Namespace) -> int:
     run = _start(args, "classifier")
     data = _data(args)
-    with _epochs(args, run, "classifier", args.epochs) as on_epoch:
-        result = udl.train_classifier(
-            data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
-        )
-    return _classifier_outputs(run, result)
+    return _classifier_outputs(run, _trained(args, run, "classifier", udl.train_classifier, data))
 
 
 _TRAINERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -571,10 +557,7 @@ def _finetune(args: argparse.Namespace) -> int:
         )
     run = _start(args, "finetune")
     data = _data(args)
-    with _epochs(args, run, "finetune", args.epochs) as on_epoch:
-        result = udl.finetune_classifier(
-            autoencoder, data, callback=on_epoch, **_parameters(args), **_checkpointing(args, run)
-        )
+    result = _trained(args, run, "finetune", udl.finetune_classifier, autoencoder, data)
     return _classifier_outputs(run, result)
 
 
@@ -585,7 +568,9 @@ def _cv(args: argparse.Namespace) -> int:
     data = _data(args)
     spec = udl.AutoencoderSpec.conv_autoencoder(nf, latent_dim, data.train.image_shape)
     with _epochs(args, run, "cv", args.k * args.epochs) as on_epoch:
-        result = udl.cross_validate(spec, data, callback=on_epoch, **parameters)
+        result = udl.cross_validate(
+            spec, data, callback=on_epoch, **parameters, **_checkpointing(args, run)
+        )
     result.model.save(run.file("model.udl"))
     folds = [dataclasses.replace(f, history=[]) for f in result.folds]
     run.write_history(folds, "folds.csv")
