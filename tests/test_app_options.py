@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,27 @@ def test_config_errors_name_file_and_setting(tmp_path: Path, content: str, messa
     with pytest.raises(ValueError, match=message) as info:
         config_arguments(config, parser)
     assert str(config) in str(info.value)
+
+
+def test_a_renamed_flag_and_config_key_still_work_and_warn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    parser = argparse.ArgumentParser(prog="x")
+
+    def train(*, loss: str = "mse") -> None:
+        """.
+
+        Args:
+            loss: the reconstruction's.
+        """
+
+    add_parameters(parser, [train])
+    with caplog.at_level(logging.WARNING, logger="udl"):
+        assert parser.parse_args(["--reconstruction", "bce"]).loss == "bce"
+    assert "--reconstruction is deprecated: it is now --loss" in caplog.text
+    assert "--reconstruction" not in parser.format_help()
+    config = tmp_path / "old.toml"
+    config.write_text('reconstruction = "bce"\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="udl"):
+        assert config_arguments(config, parser) == ["--loss", "bce"]
+    assert "'reconstruction' is deprecated: it is now 'loss'" in caplog.text

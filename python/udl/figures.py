@@ -305,16 +305,10 @@ def projection_scatter(
         ax.legend(markerscale=2.5, fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
     if projection.method == "pca" and projection.explained_variance_ratio is not None:
         r1, r2 = projection.explained_variance_ratio[:2]
-        ax.set_xlabel(f"PC1 ({r1:.1%} of variance)")
-        ax.set_ylabel(f"PC2 ({r2:.1%} of variance)")
-    elif projection.method == "pca":
-        ax.set_xlabel("PC1")
-        ax.set_ylabel("PC2")
+        axes = (f"PC1 ({r1:.1%} of variance)", f"PC2 ({r2:.1%} of variance)")
     else:
-        ax.set_xlabel("t-SNE 1")
-        ax.set_ylabel("t-SNE 2")
-    if title:
-        ax.set_title(title)
+        axes = ("PC1", "PC2") if projection.method == "pca" else ("t-SNE 1", "t-SNE 2")
+    ax.set(xlabel=axes[0], ylabel=axes[1], title=title or "")
     return fig
 
 
@@ -359,9 +353,7 @@ def latent_grids_side_by_side(
     axes = fig.subplots(1, len(mosaics), squeeze=False)[0]
     for ax, (name, mosaic) in zip(axes, mosaics, strict=True):
         _show(ax, mosaic)
-        ax.set_title(name)
-        ax.set_xlabel("z0 →")
-        ax.set_ylabel("z1 →")
+        ax.set(title=name, xlabel="z0 →", ylabel="z1 →")
     if title:
         fig.suptitle(title)
     return fig

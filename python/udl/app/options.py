@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,6 +21,27 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 __all__ = ["add_parameters", "config_arguments", "docstring_arguments"]
+
+#: Settings renamed, old name -> new name: the old flag and the old key of a --config file
+#: still work, with a warning.
+RENAMED = {"reconstruction": "loss"}
+
+log = logging.getLogger("udl")
+
+
+class _Renamed(argparse.Action):
+    """An old flag: sets its new name's value and says so."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        log.warning("%s is deprecated: it is now --%s", option_string, self.dest.replace("_", "-"))
+        setattr(namespace, self.dest, values)
+
 
 # Parameters that are strings from a fixed set.
 _CHOICES: dict[str, Sequence[str]] = {
@@ -102,6 +124,15 @@ def add_parameters(
                 continue
             default = (defaults or {}).get(name, parameter.default)
             _add_flag(parser, name, kind, default, helps.get(name, ""))
+            for old in (old for old, new in RENAMED.items() if new == name):
+                parser.add_argument(
+                    "--" + old.replace("_", "-"),
+                    dest=name,
+                    action=_Renamed,
+                    choices=_CHOICES.get(name),
+                    default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS,
+                )
             added.append(name)
     return added
 
@@ -185,11 +216,16 @@ def config_arguments(path: Path, parser: argparse.ArgumentParser) -> list[str]:
     actions = {
         action.dest: action
         for action in parser._actions
-        if action.option_strings and action.dest not in ("help", "config")
+        if action.option_strings
+        and action.dest not in ("help", "config")
+        and not isinstance(action, _Renamed)
     }
     tokens: list[str] = []
     for key, value in settings.items():
         dest = key.replace("-", "_")
+        if dest in RENAMED:
+            log.warning("--config %s: %r is deprecated: it is now %r", path, key, RENAMED[dest])
+            dest = RENAMED[dest]
         action = actions.get(dest)
         if action is None:
             known = ", ".join(sorted(actions))
