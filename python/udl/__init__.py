@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names as type checkers and IDEs see them
     from udl import datasets, figures, latent, metrics, records, search_spaces, settings, tuning
     from udl._native import BUILT_WITH_TORCH
+    from udl.autoencoders import Autoencoder, AutoencoderSpec, ConvLayer
     from udl.classifiers import (
         ClassificationReport,
         Classifier,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs see them
     from udl.errors import DataFormatError, InvalidArchitecture, InvalidArgument
     from udl.gan import Gan, GanResult, train_gan
     from udl.loading import load_model
-    from udl.models import Autoencoder, AutoencoderSpec, ConvLayer
     from udl.records import ClassifierEpochRecord, EpochRecord, GanEpochRecord, VaeEpochRecord
     from udl.search_spaces import SearchSpace, TrialPlan
     from udl.settings import LoopOptions
@@ -54,13 +54,13 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str | None] = {
     "BUILT_WITH_TORCH": "_native",
     "LAYER_GROUPS": "training",
-    "Autoencoder": "models",
-    "AutoencoderSpec": "models",
+    "Autoencoder": "autoencoders",
+    "AutoencoderSpec": "autoencoders",
     "ClassificationReport": "classifiers",
     "Classifier": "classifiers",
     "ClassifierResult": "classifiers",
     "ClassifierSpec": "classifiers",
-    "ConvLayer": "models",
+    "ConvLayer": "autoencoders",
     "Corruption": "corruption",
     "CrossValidationResult": "cross_validation",
     "DataFormatError": "errors",
@@ -109,6 +109,7 @@ _EXPORTS: dict[str, str | None] = {
     "errors": None,
     "gan": None,
     "loading": None,
+    "autoencoders": None,
     "models": None,
     "training": None,
     "vae": None,

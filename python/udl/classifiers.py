@@ -18,7 +18,7 @@ from udl._checks import integer, number
 from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, loop_setting, shows_loop_settings
-from udl.models import Autoencoder, AutoencoderSpec
+from udl.autoencoders import Autoencoder, AutoencoderSpec
 from udl.records import ClassifierEpochRecord, TrainingRun
 from udl.training import DataLike, _native_callback, _resolve_data
 

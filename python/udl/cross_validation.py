@@ -12,7 +12,7 @@ import numpy as np
 from udl import _native
 from udl._checks import integer
 from udl._checks import seed as check_seed
-from udl.models import Autoencoder, AutoencoderSpec
+from udl.autoencoders import Autoencoder, AutoencoderSpec
 from udl.records import TrainingRun
 from udl.training import (
     DataLike,

@@ -6,9 +6,9 @@ import os
 
 from udl import _native, errors
 from udl._arrays import existing_file
+from udl.autoencoders import Autoencoder
 from udl.classifiers import Classifier
 from udl.gan import Gan
-from udl.models import Autoencoder
 from udl.vae import Vae
 
 __all__ = ["load_model"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from udl.models import AutoencoderSpec, ConvLayer
+from udl.autoencoders import AutoencoderSpec, ConvLayer
 
 if TYPE_CHECKING:  # a space only calls the trial it is given: Optuna is not imported here
     import optuna

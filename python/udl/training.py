@@ -12,8 +12,8 @@ import numpy as np
 from udl import _native, datasets
 from udl._checks import integer, number
 from udl._native_config import fill_loop_config, shows_loop_settings
+from udl.autoencoders import Autoencoder, AutoencoderSpec
 from udl.corruption import Corruption
-from udl.models import Autoencoder, AutoencoderSpec
 from udl.records import EpochRecord, TrainingRun
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from udl import errors
 from udl._arrays import save_atomically
 from udl._checks import integer, number
 from udl._checks import seed as check_seed
+from udl.autoencoders import Autoencoder
 from udl.cross_validation import cross_validate
-from udl.models import Autoencoder
 from udl.search_spaces import (
     REPORT003_GRID,
     SearchSpace,

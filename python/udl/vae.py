@@ -16,7 +16,7 @@ from udl._checks import integer, number
 from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
-from udl.models import AutoencoderSpec
+from udl.autoencoders import AutoencoderSpec
 from udl.records import TrainingRun, VaeEpochRecord
 from udl.training import DataLike, _native_callback, _resolve_data
 

@@ -1,4 +1,4 @@
-"""udl.models: architecture specs, inference from NumPy and torch, saving and loading."""
+"""udl.autoencoders: architecture specs, inference from NumPy and torch, saving and loading."""
 
 from __future__ import annotations
 
@@ -664,3 +664,12 @@ def test_randomized_sweep_of_report_001_space(one_thread: None) -> None:
         valid += 1
     # The space holds plenty of both; the sweep saw enough of each to mean something.
     assert valid >= 100 and invalid >= 25, (valid, invalid)
+
+
+def test_the_old_module_name_still_works_and_warns() -> None:
+    import udl.models
+
+    with pytest.warns(DeprecationWarning, match="now udl.autoencoders.AutoencoderSpec"):
+        assert udl.models.AutoencoderSpec is udl.AutoencoderSpec
+    with pytest.raises(AttributeError):
+        _ = udl.models.Trainer
