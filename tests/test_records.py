@@ -3,6 +3,7 @@ record, the history table, history.csv's columns and the checkpoint, for every m
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,9 @@ def test_records_are_read_only_mappings_and_compare_by_value() -> None:
         _ = record.val_mse
     assert "train_loss" in history_table([record], best_epoch=1)
     assert np.isclose(eval(repr(record), {"EpochRecord": EpochRecord}).train_loss, 0.5)
+
+
+def test_records_read_like_the_dataclasses_they_replace() -> None:
+    record = EpochRecord(epoch=2, train_loss=0.25, sparsity={"encoder_conv": 0.5})
+    assert vars(record) == record.__dict__ == dict(record)
+    assert pickle.loads(pickle.dumps(record)) == record

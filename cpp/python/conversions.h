@@ -111,7 +111,4 @@ py::array infer_numpy(const py::array& input, const char* what, Fn fn) {
   return as_numpy(output);
 }
 
-// Binds the classifier, the VAE, the GANs, corruptions and metrics (bind_models.cpp).
-void bind_models(py::module_& m);
-
 }  // namespace udl_python

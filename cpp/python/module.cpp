@@ -106,7 +106,4 @@ PYBIND11_MODULE(_C, m) {
         return udl::read_model_file(path, "").kind;
       },
       py::arg("path"));
-  m.def(
-      "set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("threads"));
-  m.def("get_num_threads", []() { return at::get_num_threads(); });
 }

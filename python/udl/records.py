@@ -25,47 +25,43 @@ __all__ = [
 
 class Record(Mapping[str, Any]):
     """One epoch's figures: `epoch`, the model's own figures, `seconds` and `improved` (a new
-    best validation loss)."""
-
-    __slots__ = ("_figures",)
+    best validation loss). Its figures are its attributes (`vars(record)` lists them, as for
+    a dataclass) and its items."""
 
     def __init__(self, figures: Mapping[str, Any] | None = None, /, **named: Any) -> None:
-        object.__setattr__(self, "_figures", {**(figures or {}), **named})
+        self.__dict__.update({**(figures or {}), **named})
 
     @classmethod
     def _from_native(cls, native: Any) -> Record:
         return cls({name: getattr(native, name) for name in type(native).figures})
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._figures[name]
-        except KeyError:
-            raise AttributeError(f"{type(self).__name__} has no figure {name!r}") from None
+    def __getattr__(self, name: str) -> Any:  # only for names that are not figures
+        raise AttributeError(f"{type(self).__name__} has no figure {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is read-only")
 
     def __getitem__(self, name: str) -> Any:
-        return self._figures[name]
+        return self.__dict__[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._figures)
+        return iter(self.__dict__)
 
     def __len__(self) -> int:
-        return len(self._figures)
+        return len(self.__dict__)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._figures == other._figures  # type: ignore[attr-defined]
+        return type(other) is type(self) and vars(self) == vars(other)
 
     def __hash__(self) -> int:
-        return hash(tuple(self._figures.items()))
+        return hash(tuple(self.__dict__.items()))
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self._figures.items())
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
         return f"{type(self).__name__}({inner})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self._figures,))
+        return (type(self), (dict(self.__dict__),))
 
 
 class EpochRecord(Record):
@@ -76,7 +72,7 @@ class EpochRecord(Record):
     @classmethod
     def _from_native(cls, native: Any) -> Record:
         record = super()._from_native(native)
-        record._figures["fold"] = None if native.fold < 0 else native.fold
+        record.__dict__["fold"] = None if native.fold < 0 else native.fold
         return record
 
 
