@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Autoencoder', 'AutoencoderSpec', 'ClassificationScores', 'Classifier', 'ClassifierEpochRecord', 'ClassifierSpec', 'ClassifierTrainResult', 'ConvLayerSpec', 'CorruptionConfig', 'CrossValidationResult', 'DataFormatError', 'DenoisingScores', 'EpochRecord', 'Gan', 'GanConfig', 'GanEpochRecord', 'GanSpec', 'GanTrainResult', 'InvalidArchitecture', 'InvalidArgument', 'LoopConfig', 'MODEL_FORMAT_VERSION', 'TrainConfig', 'TrainResult', 'Vae', 'VaeConfig', 'VaeEpochRecord', 'VaeLoss', 'VaeSpec', 'VaeTrainResult', 'corrupt', 'cross_validate', 'evaluate_classifier', 'frechet_distance', 'get_num_threads', 'inception_score', 'make_folds', 'model_kind', 'read_idx', 'read_idx_images_and_labels', 'set_num_threads', 'train_autoencoder', 'train_classifier', 'train_gan', 'train_vae', 'validate_images']
+__all__: list[str] = ['Autoencoder', 'AutoencoderSpec', 'ClassificationScores', 'Classifier', 'ClassifierEpochRecord', 'ClassifierSpec', 'ClassifierTrainResult', 'ConvLayerSpec', 'CorruptionConfig', 'CrossValidationResult', 'DataFormatError', 'DenoisingScores', 'EpochRecord', 'Gan', 'GanConfig', 'GanEpochRecord', 'GanSpec', 'GanTrainResult', 'InvalidArchitecture', 'InvalidArgument', 'LoopConfig', 'MODEL_FORMAT_VERSION', 'TrainConfig', 'TrainResult', 'Vae', 'VaeConfig', 'VaeEpochRecord', 'VaeLoss', 'VaeSpec', 'VaeTrainResult', 'corrupt', 'cross_validate', 'evaluate_classifier', 'frechet_distance', 'inception_score', 'make_folds', 'model_kind', 'read_idx', 'read_idx_images_and_labels', 'train_autoencoder', 'train_classifier', 'train_gan', 'train_vae', 'validate_images']
 class InvalidArchitecture(ValueError):
     pass
 class DataFormatError(ValueError):
@@ -648,8 +648,6 @@ def evaluate_classifier(model: Classifier, images: numpy.ndarray, labels: numpy.
     ...
 def frechet_distance(features_a: numpy.ndarray, features_b: numpy.ndarray) -> float:
     ...
-def get_num_threads() -> int:
-    ...
 def inception_score(log_probabilities: numpy.ndarray, splits: typing.SupportsInt | typing.SupportsIndex = 10) -> tuple[float, float]:
     ...
 def make_folds(images: numpy.ndarray, labels: numpy.ndarray | None, k: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, stratified: bool) -> list:
@@ -659,8 +657,6 @@ def model_kind(path: str) -> str:
 def read_idx(path: str) -> numpy.ndarray:
     ...
 def read_idx_images_and_labels(images_path: str, labels_path: str, num_classes: typing.SupportsInt | typing.SupportsIndex) -> tuple[numpy.ndarray, numpy.ndarray]:
-    ...
-def set_num_threads(threads: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def train_autoencoder(model: Autoencoder, images: numpy.ndarray, test_images: numpy.ndarray | None, config: TrainConfig, on_epoch: collections.abc.Callable | None = None) -> TrainResult:
     ...
