@@ -116,6 +116,19 @@ def test_resumed_cross_validation_skips_finished_folds(mnist, tmp_path: Path) ->
         np.testing.assert_array_equal(resumed.model.state_dict()[name], weights, err_msg=name)
 
 
+def test_a_damaged_or_foreign_cross_validation_checkpoint_is_refused(mnist, tmp_path: Path) -> None:
+    data = udl.datasets.from_numpy(mnist.train.images[:120], mnist.train.labels[:120])
+    spec = udl.AutoencoderSpec.conv_autoencoder(4, 3)
+    settings = {"k": 2, "epochs": 1, "threads": 1, "batch_size": 64}
+    checkpoint = tmp_path / "cv.ckpt"
+    udl.cross_validate(spec, data, checkpoint=checkpoint, **settings)
+    with pytest.raises(udl.InvalidArgument, match="written with seed 0, this run has 1"):
+        udl.cross_validate(spec, data, checkpoint=checkpoint, resume=True, seed=1, **settings)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    with pytest.raises(udl.DataFormatError, match="not a udl cross-validation checkpoint"):
+        udl.cross_validate(spec, data, checkpoint=checkpoint, resume=True, **settings)
+
+
 def test_resume_without_a_file_starts_afresh(small_train, tmp_path: Path) -> None:
     fresh = udl.train_cae(small_train, checkpoint=tmp_path / "new.ckpt", resume=True, **DEMANDING)
     assert len(fresh.history) == DEMANDING["epochs"]

@@ -295,3 +295,10 @@ def test_bad_parameters(
 def test_images_of_another_shape_for_a_model() -> None:
     with pytest.raises(ValueError, match="image_shape"):
         Gan("fc", image_shape=(1, 28))
+
+
+@pytest.mark.parametrize("setting", ["val_fraction", "patience", "early_stopping", "lr_decay"])
+def test_settings_of_a_validated_loop_are_refused(setting: str, small_train) -> None:
+    # Nothing is validated or monitored in a GAN's loop: such a setting would do nothing.
+    with pytest.raises(TypeError, match=f"unexpected keyword argument '{setting}'"):
+        udl.train_gan(small_train[:64], epochs=1, **{setting: 0.5})

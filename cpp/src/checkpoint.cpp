@@ -34,14 +34,14 @@ void fsync_path(const std::string& path, int flags) {
   if (synced != 0) throw std::runtime_error("cannot sync " + path);
 }
 
+}  // namespace
+
 void require_same(const std::string& path, const std::string& what, int64_t saved, int64_t now) {
   if (saved != now) {
     throw InvalidArgument("checkpoint " + path + " was written with " + what + " " +
                           std::to_string(saved) + ", this run has " + std::to_string(now));
   }
 }
-
-}  // namespace
 
 int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key) {
   c10::IValue value;

@@ -41,6 +41,10 @@ double read_double(torch::serialize::InputArchive& archive, const std::string& k
 std::string read_string(torch::serialize::InputArchive& archive, const std::string& key);
 torch::Tensor read_tensor(torch::serialize::InputArchive& archive, const std::string& key);
 
+// InvalidArgument "checkpoint P was written with <what> <saved>, this run has <now>" unless
+// they are equal.
+void require_same(const std::string& path, const std::string& what, int64_t saved, int64_t now);
+
 // Writes path atomically: a temporary file beside it, fsync, rename, fsync of the folder.
 void write_checkpoint(const std::string& path, const CheckpointIdentity& identity,
                       torch::nn::Module& model,

@@ -100,41 +100,42 @@ void write_progress(const std::string& path, const RunIdentity& identity,
 }
 
 // Reads the finished folds and the best model (built from `spec` with `best_seed(fold)`).
+// Throws InvalidArgument for a checkpoint of another run and DataFormatError for a file that
+// is not one or is damaged.
 template <typename BestSeed>
 void read_progress(const std::string& path, const RunIdentity& identity,
                    const AutoencoderSpec& spec, BestSeed&& best_seed, CrossValidationResult& out) {
-  torch::serialize::InputArchive archive;
   try {
+    torch::serialize::InputArchive archive;
     archive.load_from(path);
     if (detail::read_string(archive, "format") != kProgressFormat) {
       throw std::runtime_error("not a cross-validation checkpoint");
     }
-  } catch (const std::exception& error) {
-    throw DataFormatError("checkpoint " + path + " is not a udl cross-validation checkpoint (" +
-                          std::string(error.what()).substr(0, 200) + ")");
-  }
-  const auto require_same = [&](const char* what, int64_t saved, int64_t now) {
-    if (saved != now) {
-      throw InvalidArgument("checkpoint " + path + " was written with " + what + " " +
-                            std::to_string(saved) + ", this run has " + std::to_string(now));
+    detail::require_same(path, "seed", detail::read_int(archive, "seed"),
+                         static_cast<int64_t>(identity.seed));
+    detail::require_same(path, "k (folds)", detail::read_int(archive, "folds"), identity.folds);
+    detail::require_same(path, "images", detail::read_int(archive, "images"), identity.images);
+    detail::require_same(path, "batch_size", detail::read_int(archive, "batch_size"),
+                         identity.batch_size);
+    const int64_t finished = detail::read_int(archive, "finished");
+    for (int64_t i = 0; i < finished; ++i) {
+      out.folds.push_back(read_fold(archive, std::to_string(i) + "."));
     }
-  };
-  require_same("seed", detail::read_int(archive, "seed"), static_cast<int64_t>(identity.seed));
-  require_same("k (folds)", detail::read_int(archive, "folds"), identity.folds);
-  require_same("images", detail::read_int(archive, "images"), identity.images);
-  require_same("batch_size", detail::read_int(archive, "batch_size"), identity.batch_size);
-  const int64_t finished = detail::read_int(archive, "finished");
-  for (int64_t i = 0; i < finished; ++i) {
-    out.folds.push_back(read_fold(archive, std::to_string(i) + "."));
-  }
-  out.best_fold = detail::read_int(archive, "best_fold");
-  out.best_model = Autoencoder(spec, best_seed(out.best_fold));
-  torch::serialize::InputArchive model_archive;
-  archive.read("best_model", model_archive);
-  try {
-    out.best_model->load(model_archive);
-  } catch (const std::exception&) {
-    throw InvalidArgument("checkpoint " + path + " holds a model of another architecture");
+    out.best_fold = detail::read_int(archive, "best_fold");
+    out.best_model = Autoencoder(spec, best_seed(out.best_fold));
+    torch::serialize::InputArchive model_archive;
+    archive.read("best_model", model_archive);
+    try {
+      out.best_model->load(model_archive);
+    } catch (const std::exception&) {
+      throw InvalidArgument("checkpoint " + path + " holds a model of another architecture");
+    }
+  } catch (const InvalidArgument&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw DataFormatError("checkpoint " + path +
+                          " is not a udl cross-validation checkpoint or is damaged (" +
+                          std::string(error.what()).substr(0, 200) + ")");
   }
 }
 

@@ -22,12 +22,14 @@ def fill_loop_config(
     options: Mapping[str, Any],
     function: str,
     overrides: Mapping[str, Any] | None = None,
+    unused: tuple[str, ...] = (),
 ) -> Any:
     """Copies the loop settings `options` (the rest from their defaults, with `overrides`)
     into a native config derived from _C.LoopConfig, with TypeError/ValueError naming a bad
-    one; an unknown name is a TypeError as Python raises it for `function`."""
+    one; an unknown name, or one of the settings `function` does not take (`unused`), is a
+    TypeError as Python raises it for `function`."""
     for name in options:
-        if name not in LOOP_SETTINGS:
+        if name not in LOOP_SETTINGS or name in unused:
             raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
     p = loop_defaults(dict(overrides or {})) | dict(options)
     config.optimizer = p["optimizer"]

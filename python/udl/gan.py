@@ -16,7 +16,7 @@ from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
 from udl.records import GanEpochRecord, TrainingRun
-from udl.settings import GAN_DEFAULTS
+from udl.settings import GAN_DEFAULTS, GAN_UNUSED
 from udl.training import DataLike, _native_callback, _resolve_data
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class GanResult(TrainingRun):
     samples: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-@shows_loop_settings(GAN_DEFAULTS, skip=("val_fraction",))
+@shows_loop_settings(GAN_DEFAULTS, skip=GAN_UNUSED)
 def train_gan(
     data: DataLike,
     *,
@@ -143,7 +143,11 @@ def train_gan(
     if lr is None:
         lr = GAN_DEFAULTS["lr"] if architecture == "dcgan" else 1e-4
     config = fill_loop_config(
-        _native._C.GanConfig(), {**options, "lr": lr}, "train_gan", overrides=GAN_DEFAULTS
+        _native._C.GanConfig(),
+        {**options, "lr": lr},
+        "train_gan",
+        overrides=GAN_DEFAULTS,
+        unused=GAN_UNUSED,
     )
     config.sample_epochs = [integer(e, "sample epoch") for e in sample_epochs]
     config.sample_count = integer(sample_count, "sample_count")

@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
-__all__ = ["GAN_DEFAULTS", "LOOP_SETTINGS", "LoopOptions", "Setting", "loop_defaults"]
+__all__ = ["GAN_DEFAULTS", "GAN_UNUSED", "LOOP_SETTINGS", "LoopOptions", "Setting", "loop_defaults"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,19 @@ GAN_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "early_stopping": False,
 }
+
+
+#: The settings the GAN does not take: it has no validation set, so nothing to hold out,
+#: monitor, stop early on or decay on a plateau.
+GAN_UNUSED = (
+    "val_fraction",
+    "early_stopping",
+    "patience",
+    "min_delta",
+    "restore_best",
+    "lr_decay",
+    "lr_patience",
+)
 
 
 def loop_defaults(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
