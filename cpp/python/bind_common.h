@@ -9,7 +9,9 @@
 
 #include "conversions.h"
 #include "udl/choices.h"
+#include "udl/device.h"
 #include "udl/figures.h"
+#include "udl/layers.h"
 #include "udl/loop.h"
 #include "udl/pruning.h"
 
@@ -96,12 +98,26 @@ py::class_<Impl, std::shared_ptr<Impl>> bind_model(py::module_& m, const char* n
            [](Impl& self) {
              py::dict state;
              for (const auto& item : self.named_parameters()) {
-               state[py::str(item.key())] = as_numpy(item.value().detach().clone());
+               state[py::str(item.key())] = as_numpy(item.value().detach().to(torch::kCPU, true));
              }
              for (const auto& item : self.named_buffers()) {
-               state[py::str(item.key())] = as_numpy(item.value().detach().clone());
+               state[py::str(item.key())] = as_numpy(item.value().detach().to(torch::kCPU, true));
              }
              return state;
+           })
+      .def_property_readonly("device",
+                             [](Impl& self) { return udl::device_name(udl::device_of(self)); })
+      .def(
+          "move_to",
+          [](Impl& self, const std::string& device) { self.move_to(udl::resolve_device(device)); },
+          py::arg("device"))
+      .def("layers",
+           [](Impl& self) {
+             py::list layers;
+             for (const udl::LayerRecord& layer : udl::describe_layers(self)) {
+               layers.append(py::make_tuple(layer.path, layer.kind, layer.arguments));
+             }
+             return layers;
            })
       .def("save",
            [save](std::shared_ptr<Impl> self, const std::string& path) {

@@ -1,6 +1,7 @@
 // udl._C: the pybind11 layer over udl_core. It converts arguments and results and nothing
 // else; the GIL is released around native work and taken back only inside hooks.
 #include "bind_common.h"
+#include "udl/device.h"
 #include "udl/errors.h"
 #include "udl/idx.h"
 #include "udl/loop.h"
@@ -66,8 +67,10 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("lr_decay", &udl::LoopConfig::lr_decay)
       .def_readwrite("lr_patience", &udl::LoopConfig::lr_patience)
       .def_readwrite("checkpoint_path", &udl::LoopConfig::checkpoint_path)
-      .def_readwrite("resume", &udl::LoopConfig::resume);
+      .def_readwrite("resume", &udl::LoopConfig::resume)
+      .def_readwrite("device", &udl::LoopConfig::device);
   def_choice(loop, "optimizer", &udl::LoopConfig::optimizer, udl::kOptimizerNames);
+  def_choice(loop, "precision", &udl::LoopConfig::precision, udl::kPrecisionNames);
   const auto stopping = &udl::LoopConfig::early_stopping;
   def_nested(loop, "early_stopping", stopping, &udl::EarlyStoppingConfig::enabled);
   def_nested(loop, "patience", stopping, &udl::EarlyStoppingConfig::patience);
@@ -99,6 +102,10 @@ PYBIND11_MODULE(_C, m) {
         return py::make_tuple(score.mean, score.std);
       },
       py::arg("log_probabilities"), py::arg("splits") = 10);
+  m.def(
+      "resolve_device",
+      [](const std::string& name) { return udl::device_name(udl::resolve_device(name)); },
+      py::arg("name"));
   m.def(
       "model_kind",
       [](const std::string& path) {

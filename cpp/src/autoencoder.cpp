@@ -10,12 +10,10 @@
 namespace udl {
 
 AutoencoderImpl::AutoencoderImpl(AutoencoderSpec spec, uint64_t seed)
-    : spec_(std::move(spec)),
-      // A stream apart from the initialisation's, derived from the same seed.
-      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
+    : SeededModel(seed), spec_(std::move(spec)) {
   const ArchitectureShapes shapes = validate_architecture(spec_);
   StackOptions options;
-  options.dropout_generator = dropout_generator_;
+  options.random = random_;
   auto add_mask = [this](const std::shared_ptr<torch::nn::Module>& layer, LayerGroup group) {
     const std::string mask_name = "mask_" + std::to_string(prunable_.size());
     register_buffer(mask_name, torch::ones_like(*layer->named_parameters(false).find("weight")));

@@ -53,7 +53,7 @@ Evaluation evaluate(Autoencoder& model, const ImageSet& set, const TrainConfig& 
   torch::NoGradGuard no_grad;
   model->eval();
   const bool denoising = config.corruption.enabled();
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(corruption_seed);
+  auto generator = make_generator(set.images().device(), corruption_seed);
   Evaluation sums;
   for (int64_t begin = 0; begin < set.size(); begin += config.batch_size) {
     const int64_t end = std::min(set.size(), begin + config.batch_size);
@@ -70,16 +70,17 @@ Evaluation evaluate(Autoencoder& model, const ImageSet& set, const TrainConfig& 
   return {sums.loss / n, sums.mse / n};
 }
 
-DenoisingScores evaluate_denoising(Autoencoder& model, const ImageSet& set,
+DenoisingScores evaluate_denoising(Autoencoder& model, const ImageSet& images,
                                    const CorruptionConfig& corruption, uint64_t seed,
                                    int64_t batch_size) {
   validate(corruption);
   if (batch_size <= 0) throw InvalidArgument("batch size must be > 0");
-  check_input_shape(model->spec(), set.images());
+  check_input_shape(model->spec(), images.images());
+  const ImageSet set = images.to(device_of(*model));
   torch::NoGradGuard no_grad;
   model->eval();
   // Batch by batch from one generator, as evaluate() draws: the same corrupted images.
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto generator = make_generator(set.images().device(), seed);
   DenoisingScores sums;
   for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
     const int64_t end = std::min(set.size(), begin + batch_size);
@@ -104,20 +105,24 @@ TrainResult train_autoencoder(Autoencoder& model, const ImageSet& data, const Im
   return train_autoencoder_on_split(model, split.train, split.validation, test, config, hooks);
 }
 
-TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train,
-                                       const ImageSet& validation, const ImageSet* test,
-                                       const TrainConfig& config, const TrainHooks& hooks,
-                                       int64_t fold) {
+TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train_images,
+                                       const ImageSet& validation_images,
+                                       const ImageSet* test_images, const TrainConfig& config,
+                                       const TrainHooks& hooks, int64_t fold) {
   validate(config);
-  check_input_shape(model->spec(), train.images());
-  check_input_shape(model->spec(), validation.images());
-  if (test != nullptr) check_input_shape(model->spec(), test->images());
+  check_input_shape(model->spec(), train_images.images());
+  check_input_shape(model->spec(), validation_images.images());
+  if (test_images != nullptr) check_input_shape(model->spec(), test_images->images());
   detail::Engine<EpochRecord> engine("autoencoder", config, hooks);
+  model->move_to(engine.device());
+  const ImageSet train = train_images.to(engine.device());
+  const ImageSet validation = validation_images.to(engine.device());
+  std::optional<ImageSet> test;
+  if (test_images != nullptr) test = test_images->to(engine.device());
   torch::optim::Optimizer& optimizer = engine.optimizer(model->parameters());
-  auto corruption_generator =
-      at::make_generator<at::CPUGeneratorImpl>(config.seed ^ kTrainCorruptionStream);
+  auto corruption_generator = make_generator(engine.device(), config.seed ^ kTrainCorruptionStream);
   engine.track(corruption_generator);
-  engine.track(model->dropout_generator());
+  engine.track(model->random_generator());
   const std::vector<PrunableWeight> prunable = model->prunable_weights();
   const bool pruning = config.pruning.enabled();
   const bool denoising = config.corruption.enabled();
@@ -150,7 +155,7 @@ TrainResult train_autoencoder_on_split(Autoencoder& model, const ImageSet& train
   TrainResult result;
   engine.run(result, *model, run_epoch, &EpochRecord::val_loss);
   if (result.best_epoch > 0) result.best_val_mse = result.history[result.best_epoch - 1].val_mse;
-  if (test != nullptr) {
+  if (test) {
     const uint64_t test_seed = config.seed ^ kTestCorruptionStream;
     const Evaluation on_test = evaluate(model, *test, config, test_seed);
     result.test_loss = on_test.loss;

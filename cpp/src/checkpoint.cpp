@@ -94,6 +94,8 @@ void write_checkpoint(const std::string& path, const CheckpointIdentity& identit
     at::Generator generator = generators[i];  // a handle to the same state
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("generator_" + std::to_string(i), generator.get_state());
+    archive.write("generator_device_" + std::to_string(i),
+                  c10::IValue(c10::DeviceTypeName(generator.device().type(), true)));
   }
 
   archive.write("epoch", c10::IValue(progress.epoch));
@@ -141,11 +143,12 @@ void save_atomically(torch::serialize::OutputArchive& archive, const std::string
 LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& identity,
                              torch::nn::Module& model,
                              const std::vector<torch::optim::Optimizer*>& optimizers,
-                             const std::vector<at::Generator>& generators) {
+                             const std::vector<at::Generator>& generators,
+                             const torch::Device& device) {
   torch::serialize::InputArchive archive;
   LoopProgress progress;
   try {
-    archive.load_from(path);
+    archive.load_from(path, device);
     if (read_string(archive, "format") != kFormat) throw std::runtime_error("not a checkpoint");
     const int64_t version = read_int(archive, "version");
     if (version != kVersion) {
@@ -179,8 +182,13 @@ LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& 
                  static_cast<int64_t>(generators.size()));
     for (size_t i = 0; i < generators.size(); ++i) {
       at::Generator generator = generators[i];
+      c10::IValue written_on("cpu");  // checkpoints before devices were all on the CPU
+      archive.try_read("generator_device_" + std::to_string(i), written_on);
+      if (written_on.toStringRef() != c10::DeviceTypeName(generator.device().type(), true)) {
+        continue;
+      }
       std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(read_tensor(archive, "generator_" + std::to_string(i)));
+      generator.set_state(read_tensor(archive, "generator_" + std::to_string(i)).to(torch::kCPU));
     }
 
     progress.epoch = read_int(archive, "epoch");
@@ -192,7 +200,7 @@ LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& 
     for (int64_t i = 0; i < kept; ++i) {
       progress.best_state.push_back(read_tensor(archive, "best_state_" + std::to_string(i)));
     }
-    const torch::Tensor history = read_tensor(archive, "history").to(torch::kFloat64);
+    const torch::Tensor history = read_tensor(archive, "history").to(torch::kCPU, torch::kFloat64);
     if (history.dim() != 2 || history.size(0) != progress.epoch) {
       throw std::runtime_error("its history does not match its epoch count");
     }
@@ -202,7 +210,7 @@ LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& 
     }
     const int64_t kept_count = read_int(archive, "kept");
     for (int64_t i = 0; i < kept_count; ++i) {
-      progress.kept.push_back(read_tensor(archive, "kept_" + std::to_string(i)));
+      progress.kept.push_back(read_tensor(archive, "kept_" + std::to_string(i)).to(torch::kCPU));
     }
   } catch (const InvalidArgument&) {
     throw;

@@ -51,12 +51,16 @@ void write_checkpoint(const std::string& path, const CheckpointIdentity& identit
                       const std::vector<torch::optim::Optimizer*>& optimizers,
                       const std::vector<at::Generator>& generators, const LoopProgress& progress);
 
-// Loads a checkpoint into model, optimizers and generators and returns the loop's progress.
-// Throws DataFormatError for a file that is not a udl checkpoint or is truncated, and
+// Loads a checkpoint into model, optimizers and generators and returns the loop's progress,
+// its tensors on `device` (the kept ones on the CPU) whichever device wrote it. A generator
+// written on another kind of device keeps its fresh seed: a run moved between CPU and GPU
+// goes on with the same weights and optimizer state, not the same random draws. Throws
+// DataFormatError for a file that is not a udl checkpoint or is truncated, and
 // InvalidArgument for one of another loop, seed, batch size, optimizer or architecture.
 LoopProgress read_checkpoint(const std::string& path, const CheckpointIdentity& identity,
                              torch::nn::Module& model,
                              const std::vector<torch::optim::Optimizer*>& optimizers,
-                             const std::vector<at::Generator>& generators);
+                             const std::vector<at::Generator>& generators,
+                             const torch::Device& device);
 
 }  // namespace udl::detail

@@ -66,13 +66,12 @@ void validate(const ClassifierSpec& spec) {
 }
 
 ClassifierImpl::ClassifierImpl(ClassifierSpec spec, uint64_t seed)
-    : spec_(std::move(spec)),
-      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
+    : SeededModel(seed), spec_(std::move(spec)) {
   validate(spec_);
   namespace nn = torch::nn;
   const ArchitectureShapes shapes = validate_architecture(spec_.encoder);
   StackOptions options;
-  options.dropout_generator = dropout_generator_;
+  options.random = random_;
   encoder_ = nn::Sequential();
   append_encoder(encoder_, spec_.encoder, shapes, options,
                  [this](const std::shared_ptr<nn::Module>& layer, LayerGroup group) {
@@ -138,16 +137,19 @@ void ClassifierImpl::freeze_encoder(bool conv, bool linear) {
   }
 }
 
-ClassificationScores evaluate_classifier(Classifier& model, const ImageSet& set,
+ClassificationScores evaluate_classifier(Classifier& model, const ImageSet& images,
                                          int64_t batch_size) {
   if (batch_size <= 0) throw InvalidArgument("batch size must be > 0");
-  check_image_shape(model->spec().encoder.input_shape, set.images());
+  check_image_shape(model->spec().encoder.input_shape, images.images());
   const int64_t classes = model->spec().classes;
-  const torch::Tensor& labels = labels_of(set, classes, "the evaluation set");
+  labels_of(images, classes, "the evaluation set");
+  const ImageSet set = images.to(device_of(*model));
+  const torch::Tensor& labels = *set.labels();
+  const auto counts = torch::TensorOptions(torch::kInt64).device(labels.device());
   torch::NoGradGuard no_grad;
   model->eval();
   ClassificationScores scores;
-  scores.confusion = torch::zeros({classes * classes}, torch::kInt64);
+  scores.confusion = torch::zeros({classes * classes}, counts);
   double loss_sum = 0.0;
   for (int64_t begin = 0; begin < set.size(); begin += batch_size) {
     const int64_t end = std::min(set.size(), begin + batch_size);
@@ -155,9 +157,9 @@ ClassificationScores evaluate_classifier(Classifier& model, const ImageSet& set,
     const torch::Tensor truth = labels.slice(0, begin, end);
     loss_sum += torch::nll_loss(log_p, truth, {}, at::Reduction::Sum).item<double>();
     scores.confusion.index_add_(0, truth * classes + log_p.argmax(1),
-                                torch::ones({end - begin}, torch::kInt64));
+                                torch::ones({end - begin}, counts));
   }
-  scores.confusion = scores.confusion.view({classes, classes});
+  scores.confusion = scores.confusion.view({classes, classes}).to(torch::kCPU);
   const double n = static_cast<double>(set.size());
   scores.loss = loss_sum / n;
   scores.accuracy = scores.confusion.diagonal().sum().item<double>() / n;
@@ -181,10 +183,12 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
   }
   if (trainable.empty()) throw InvalidArgument("every parameter is frozen: nothing to train");
   detail::Engine<ClassifierEpochRecord> engine("classifier", config, hooks);
-  const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
+  model->move_to(engine.device());
+  const TrainValidationSplit split =
+      split_train_validation(data.to(engine.device()), config.val_fraction, config.seed);
   const torch::Tensor& train_labels = *split.train.labels();
   torch::optim::Optimizer& optimizer = engine.optimizer(trainable);
-  engine.track(model->dropout_generator());
+  engine.track(model->random_generator());
 
   int64_t correct = 0;
   auto train_batch = [&](const torch::Tensor& indices) {

@@ -107,7 +107,7 @@ void read_progress(const std::string& path, const RunIdentity& identity,
                    const AutoencoderSpec& spec, BestSeed&& best_seed, CrossValidationResult& out) {
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(path, torch::Device(torch::kCPU));  // written on any device
     if (detail::read_string(archive, "format") != kProgressFormat) {
       throw std::runtime_error("not a cross-validation checkpoint");
     }
@@ -162,13 +162,19 @@ std::vector<torch::Tensor> make_folds(const ImageSet& set, int64_t k, uint64_t s
   return folds;
 }
 
-CrossValidationResult cross_validate(const AutoencoderSpec& spec, const ImageSet& data,
-                                     const ImageSet* test, const TrainConfig& config,
+CrossValidationResult cross_validate(const AutoencoderSpec& spec, const ImageSet& images,
+                                     const ImageSet* test_images, const TrainConfig& config,
                                      const CrossValidationConfig& cv, const TrainHooks& hooks) {
   const auto start = std::chrono::steady_clock::now();
   validate(config);
   validate_architecture(spec);
-  const std::vector<torch::Tensor> folds = make_folds(data, cv.folds, config.seed, cv.stratified);
+  const std::vector<torch::Tensor> folds = make_folds(images, cv.folds, config.seed, cv.stratified);
+  // The images go to the device once; every fold's parts are cut there.
+  const torch::Device device = resolve_device(config.device);
+  const ImageSet data = images.to(device);
+  std::optional<ImageSet> test_on_device;
+  if (test_images != nullptr) test_on_device = test_images->to(device);
+  const ImageSet* test = test_on_device ? &*test_on_device : nullptr;
   const std::string& progress_path = config.checkpoint_path;
   const RunIdentity identity{config.seed, cv.folds, data.size(), config.batch_size};
   const auto fold_seed = [&](int64_t i) { return config.seed + static_cast<uint64_t>(i); };
@@ -182,8 +188,8 @@ CrossValidationResult cross_validate(const AutoencoderSpec& spec, const ImageSet
     for (int64_t j = 0; j < cv.folds; ++j) {
       if (j != i) others.push_back(folds[j]);
     }
-    const ImageSet train = data.subset(torch::cat(others));
-    const ImageSet validation = data.subset(folds[i]);
+    const ImageSet train = data.subset(torch::cat(others).to(device));
+    const ImageSet validation = data.subset(folds[i].to(device));
     TrainConfig fold_config = config;
     fold_config.seed = fold_seed(i);
     if (!progress_path.empty())

@@ -18,6 +18,7 @@
 
 #include "allocation_cache.h"
 #include "checkpoint.h"
+#include "udl/device.h"
 #include "udl/figures.h"
 #include "udl/loop.h"
 #include "udl/torch_api.h"
@@ -73,6 +74,7 @@ class Engine {
         config_(config),
         hooks_(hooks),
         threads_(config.threads),
+        device_(resolve_device(config.device)),
         start_(std::chrono::steady_clock::now()),
         shuffle_generator_(at::make_generator<at::CPUGeneratorImpl>(config.seed + 1)) {
     generators_.push_back(shuffle_generator_);
@@ -83,6 +85,9 @@ class Engine {
     optimizers_.push_back(make_optimizer(std::move(parameters), config_));
     return *optimizers_.back();
   }
+
+  // Where the run trains: the model and its data go there before training.
+  const torch::Device& device() const { return device_; }
 
   // A generator the run draws from (corruption, dropout, noise); part of every checkpoint.
   void track(const at::Generator& generator) { generators_.push_back(generator); }
@@ -100,7 +105,8 @@ class Engine {
   // returns (the batch's mean loss).
   template <typename Step>
   double shuffled_batches(int64_t n, Step&& step) {
-    const torch::Tensor order = torch::randperm(n, shuffle_generator_, torch::kInt64);
+    // Drawn on the CPU whatever the device: the same order everywhere.
+    const torch::Tensor order = torch::randperm(n, shuffle_generator_, torch::kInt64).to(device_);
     double sum = 0.0;
     for (int64_t begin = 0; begin < n; begin += config_.batch_size) {
       if (hooks_.poll_interrupt) hooks_.poll_interrupt();
@@ -138,7 +144,8 @@ class Engine {
     std::vector<torch::optim::Optimizer*> optimizers;
     for (auto& optimizer : optimizers_) optimizers.push_back(optimizer.get());
     if (checkpointing && config_.resume && std::filesystem::exists(config_.checkpoint_path)) {
-      progress = read_checkpoint(config_.checkpoint_path, identity, model, optimizers, generators_);
+      progress = read_checkpoint(config_.checkpoint_path, identity, model, optimizers, generators_,
+                                 device_);
       stopping.restore(progress.stopping);
       epochs_on_plateau = progress.epochs_on_plateau;
       best_state = progress.best_state;
@@ -151,7 +158,10 @@ class Engine {
         break;
       }
       const auto start = std::chrono::steady_clock::now();
-      Record record = run_epoch(epoch);
+      Record record = [&] {
+        const AutocastGuard autocast(config_.precision, device_);
+        return run_epoch(epoch);
+      }();
       record.epoch = epoch;
       record.seconds = seconds_since(start);
       const bool diverged = !all_finite(record);
@@ -194,6 +204,7 @@ class Engine {
   const LoopConfig& config_;
   const LoopHooks<Record>& hooks_;
   ThreadCountGuard threads_;
+  torch::Device device_;
   CpuAllocationCache allocation_cache_;
   std::chrono::steady_clock::time_point start_;
   at::Generator shuffle_generator_;

@@ -41,12 +41,12 @@ void append_activation(nn::Sequential& stage, bool leaky) {
 // A linear stack in→widths→out with the layout's activation and dropout after every hidden
 // layer.
 nn::Sequential linear_stack(int64_t in, const std::vector<int64_t>& widths, int64_t out, bool leaky,
-                            double dropout, at::Generator generator) {
+                            double dropout, const std::shared_ptr<RandomStream>& random) {
   nn::Sequential stage;
   for (int64_t width : widths) {
     stage->push_back(nn::Linear(in, width));
     append_activation(stage, leaky);
-    if (dropout > 0) stage->push_back(SeededDropout(dropout, generator));
+    if (dropout > 0) stage->push_back(SeededDropout(dropout, random));
     in = width;
   }
   stage->push_back(nn::Linear(in, out));
@@ -87,9 +87,7 @@ void validate(const GanSpec& spec) {
   }
 }
 
-GanImpl::GanImpl(GanSpec spec, uint64_t seed)
-    : spec_(std::move(spec)),
-      dropout_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
+GanImpl::GanImpl(GanSpec spec, uint64_t seed) : SeededModel(seed), spec_(std::move(spec)) {
   validate(spec_);
   const int64_t channels = spec_.image_shape[0];
   const int64_t height = spec_.image_shape[1];
@@ -112,12 +110,12 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed)
     const FullyConnectedLayout layout = layout_of(spec_.architecture);
     const int64_t pixels = channels * height * width;
     generator_ = linear_stack(spec_.noise_dim, layout.generator_widths, pixels, layout.leaky,
-                              layout.generator_dropout ? layout.dropout : 0.0, dropout_generator_);
+                              layout.generator_dropout ? layout.dropout : 0.0, random_);
     generator_->push_back(nn::Tanh());
     generator_->push_back(nn::Unflatten(nn::UnflattenOptions(1, {channels, height, width})));
     discriminator_ = nn::Sequential(nn::Flatten());
     discriminator_->extend(*linear_stack(pixels, layout.discriminator_widths, 1, layout.leaky,
-                                         layout.dropout, dropout_generator_));
+                                         layout.dropout, random_));
   }
   register_module("generator", generator_);
   register_module("discriminator", discriminator_);
@@ -183,6 +181,7 @@ torch::Tensor gan_generate(Gan& model, int64_t count, uint64_t seed) {
   if (count <= 0) {
     throw InvalidArgument("the sample count must be > 0, got " + std::to_string(count));
   }
+  // Drawn on the CPU: the same noise whatever the model's device.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const torch::Tensor noise =
       torch::empty({count, model->spec().noise_dim}).normal_(0.0, 1.0, generator);
@@ -190,17 +189,19 @@ torch::Tensor gan_generate(Gan& model, int64_t count, uint64_t seed) {
                           [&](const torch::Tensor& z) { return (model->generate(z) + 1.0) / 2.0; });
 }
 
-GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& config,
+GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& config,
                          const GanHooks& hooks) {
   validate(config);
-  check_image_shape(model->spec().image_shape, data.images());
+  check_image_shape(model->spec().image_shape, images.images());
   detail::Engine<GanEpochRecord> engine("gan", config, hooks);
+  model->move_to(engine.device());
+  const ImageSet data = images.to(engine.device());
   torch::optim::Optimizer& generator_optimizer = engine.optimizer(model->generator_parameters());
   torch::optim::Optimizer& discriminator_optimizer =
       engine.optimizer(model->discriminator_parameters());
-  auto noise_generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + 2);
+  auto noise_generator = make_generator(engine.device(), config.seed + 2);
   engine.track(noise_generator);
-  engine.track(model->dropout_generator());
+  engine.track(model->random_generator());
   const int64_t noise_dim = model->spec().noise_dim;
   const uint64_t sample_seed = config.seed ^ 0x5A3B1EULL;  // one fixed batch for every epoch
 
@@ -226,7 +227,8 @@ GanTrainResult train_gan(Gan& model, const ImageSet& data, const GanConfig& conf
   auto train_batch = [&](const torch::Tensor& indices) {
     const int64_t n = indices.size(0);
     const torch::Tensor real = data.batch(indices) * 2.0 - 1.0;
-    const torch::Tensor noise = torch::empty({n, noise_dim}).normal_(0.0, 1.0, noise_generator);
+    const torch::Tensor noise =
+        torch::empty({n, noise_dim}, real.options()).normal_(0.0, 1.0, noise_generator);
     double real_score = 0.0;
     double fake_score = 0.0;
     const double d_loss =

@@ -80,6 +80,14 @@ ImageSet ImageSet::subset(const torch::Tensor& indices) const {
   return ImageSet(images_.index_select(0, indices), labels);
 }
 
+ImageSet ImageSet::to(const torch::Device& device) const {
+  if (images_.device() == device) return *this;
+  ImageSet moved = *this;  // already validated: only the storage moves
+  moved.images_ = images_.to(device);
+  if (labels_) moved.labels_ = labels_->to(device);
+  return moved;
+}
+
 TrainValidationSplit split_train_validation(const ImageSet& set, double val_fraction,
                                             uint64_t seed) {
   if (!(val_fraction > 0.0 && val_fraction < 1.0)) {
@@ -92,7 +100,8 @@ TrainValidationSplit split_train_validation(const ImageSet& set, double val_frac
                           std::to_string(n) + " images leaves no training images");
   }
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const torch::Tensor order = torch::randperm(n, generator, torch::kInt64);
+  const torch::Tensor order =
+      torch::randperm(n, generator, torch::kInt64).to(set.images().device());
   return {set.subset(order.slice(0, n_val)), set.subset(order.slice(0, 0, n_val))};
 }
 

@@ -1,6 +1,7 @@
 #include "udl/layers.h"
 
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,7 @@ void init_like_pytorch(torch::nn::Module& module, at::Generator& generator) {
 
 torch::Tensor SeededDropoutImpl::forward(const torch::Tensor& x) {
   if (!is_training() || p_ == 0.0) return x;
-  const torch::Tensor keep = torch::empty_like(x).bernoulli_(1.0 - p_, generator_);
+  const torch::Tensor keep = torch::empty_like(x).bernoulli_(1.0 - p_, random_->generator());
   return x * keep / (1.0 - p_);
 }
 
@@ -57,7 +58,7 @@ int64_t append_encoder(torch::nn::Sequential& stage, const AutoencoderSpec& spec
   stage->push_back(nn::Flatten());
   int64_t features = shapes.flat_features;
   for (int64_t width : spec.hidden_widths) {
-    if (spec.dropout > 0) stage->push_back(SeededDropout(spec.dropout, options.dropout_generator));
+    if (spec.dropout > 0) stage->push_back(SeededDropout(spec.dropout, options.random));
     append_weight_layer(stage, nn::Linear(features, width), LayerGroup::kEncoderLinear, added);
     stage->push_back(nn::ReLU());
     features = width;
@@ -77,7 +78,7 @@ void append_decoder(torch::nn::Sequential& stage, const AutoencoderSpec& spec,
   for (auto width = spec.hidden_widths.rbegin(); width != spec.hidden_widths.rend(); ++width) {
     append_weight_layer(stage, nn::Linear(features, *width), LayerGroup::kDecoderLinear, added);
     stage->push_back(nn::ReLU());
-    if (dropout) stage->push_back(SeededDropout(spec.dropout, options.dropout_generator));
+    if (dropout) stage->push_back(SeededDropout(spec.dropout, options.random));
     features = *width;
   }
   append_weight_layer(stage, nn::Linear(features, shapes.flat_features), LayerGroup::kDecoderLinear,
@@ -107,13 +108,90 @@ torch::Tensor infer_in_batches(torch::nn::Module& model, const torch::Tensor& in
   if (batch_size <= 0) throw InvalidArgument("batch size must be > 0");
   torch::NoGradGuard no_grad;
   model.eval();
+  const torch::Device device = device_of(model);
   std::vector<torch::Tensor> outputs;
   for (int64_t begin = 0; begin < input.size(0); begin += batch_size) {
-    torch::Tensor batch = input.slice(0, begin, std::min(input.size(0), begin + batch_size));
+    torch::Tensor batch =
+        input.slice(0, begin, std::min(input.size(0), begin + batch_size)).to(device);
     if (batch.scalar_type() == torch::kUInt8) batch = batch.to(torch::kFloat32).div_(255.0);
-    outputs.push_back(step(batch));
+    outputs.push_back(step(batch).to(torch::kCPU));
   }
   return torch::cat(outputs);
+}
+
+namespace {
+
+std::vector<double> conv_arguments(const ConvGeometry& g, bool transposed) {
+  std::vector<double> arguments{static_cast<double>(g.in_channels),
+                                static_cast<double>(g.out_channels), static_cast<double>(g.kernel),
+                                static_cast<double>(g.stride), static_cast<double>(g.padding)};
+  if (transposed) {
+    arguments.push_back(static_cast<double>(g.output_padding_h));
+    arguments.push_back(static_cast<double>(g.output_padding_w));
+  }
+  return arguments;
+}
+
+template <typename BatchNorm>
+std::vector<double> batch_norm_arguments(const BatchNorm& layer) {
+  const auto& options = layer.options;
+  return {static_cast<double>(options.num_features()), options.eps(),
+          options.momentum().value_or(0.1)};
+}
+
+LayerRecord describe_layer(const std::string& path, torch::nn::Module& module) {
+  namespace nn = torch::nn;
+  if (auto* conv = dynamic_cast<Conv2dLayerImpl*>(&module)) {
+    return {path, "conv2d", conv_arguments(conv->geometry(), false)};
+  }
+  if (auto* conv = dynamic_cast<ConvTranspose2dLayerImpl*>(&module)) {
+    return {path, "conv_transpose2d", conv_arguments(conv->geometry(), true)};
+  }
+  if (auto* linear = dynamic_cast<nn::LinearImpl*>(&module)) {
+    return {path,
+            "linear",
+            {static_cast<double>(linear->options.in_features()),
+             static_cast<double>(linear->options.out_features())}};
+  }
+  if (auto* norm = dynamic_cast<nn::BatchNorm1dImpl*>(&module)) {
+    return {path, "batch_norm1d", batch_norm_arguments(*norm)};
+  }
+  if (auto* norm = dynamic_cast<nn::BatchNorm2dImpl*>(&module)) {
+    return {path, "batch_norm2d", batch_norm_arguments(*norm)};
+  }
+  if (dynamic_cast<nn::ReLUImpl*>(&module)) return {path, "relu", {}};
+  if (auto* leaky = dynamic_cast<nn::LeakyReLUImpl*>(&module)) {
+    return {path, "leaky_relu", {leaky->options.negative_slope()}};
+  }
+  if (dynamic_cast<nn::TanhImpl*>(&module)) return {path, "tanh", {}};
+  if (auto* flatten = dynamic_cast<nn::FlattenImpl*>(&module)) {
+    return {path,
+            "flatten",
+            {static_cast<double>(flatten->options.start_dim()),
+             static_cast<double>(flatten->options.end_dim())}};
+  }
+  if (auto* unflatten = dynamic_cast<nn::UnflattenImpl*>(&module)) {
+    std::vector<double> arguments{static_cast<double>(unflatten->options.dim())};
+    for (int64_t size : unflatten->options.sizes()) arguments.push_back(static_cast<double>(size));
+    return {path, "unflatten", arguments};
+  }
+  if (auto* dropout = dynamic_cast<SeededDropoutImpl*>(&module)) {
+    return {path, "dropout", {dropout->probability()}};
+  }
+  throw std::logic_error("describe_layers: no description of the module at " + path + " (" +
+                         module.name() + ")");
+}
+
+}  // namespace
+
+std::vector<LayerRecord> describe_layers(torch::nn::Module& model) {
+  std::vector<LayerRecord> layers;
+  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
+    torch::nn::Module& module = *item.value();
+    if (dynamic_cast<torch::nn::SequentialImpl*>(&module) != nullptr) continue;
+    layers.push_back(describe_layer(item.key(), module));
+  }
+  return layers;
 }
 
 void check_image_shape(const std::vector<int64_t>& image_shape, const torch::Tensor& images) {

@@ -29,6 +29,9 @@ void validate(const LoopConfig& config) {
   require(config.lr_patience >= 1,
           "lr_patience must be >= 1, got " + std::to_string(config.lr_patience));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
+  const torch::Device device = resolve_device(config.device);
+  require(config.precision == Precision::kFloat32 || device.is_cuda(),
+          "precision bf16 needs a CUDA device, got device \"" + config.device + "\"");
   require(!config.resume || !config.checkpoint_path.empty(),
           "resume needs a checkpoint file to resume from");
   EarlyStopping{config.early_stopping};  // validates patience and min_delta

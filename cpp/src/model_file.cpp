@@ -58,7 +58,7 @@ void write_model_file(torch::nn::Module& model, const std::string& kind, const s
 ModelFile read_model_file(const std::string& path, const std::string& expected_kind) {
   auto archive = std::make_shared<torch::serialize::InputArchive>();
   try {
-    archive->load_from(path);
+    archive->load_from(path, torch::Device(torch::kCPU));  // written on any device
   } catch (const c10::Error&) {
     throw DataFormatError(
         path + " is not a udl model file, or is truncated (it cannot be read as an archive)");

@@ -10,14 +10,12 @@
 
 namespace udl {
 
-VaeImpl::VaeImpl(VaeSpec spec, uint64_t seed)
-    : spec_(std::move(spec)),
-      noise_generator_(at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x9E3779B97F4A7C15ULL)) {
+VaeImpl::VaeImpl(VaeSpec spec, uint64_t seed) : SeededModel(seed), spec_(std::move(spec)) {
   const ArchitectureShapes shapes = validate_architecture(spec_.architecture);
   StackOptions options;
   options.batch_norm = spec_.batch_norm;
   options.latent_layer = false;
-  options.dropout_generator = noise_generator_;
+  options.random = random_;
   encoder_ = torch::nn::Sequential();
   const int64_t features = append_encoder(encoder_, spec_.architecture, shapes, options);
   const int64_t latent = spec_.architecture.latent_dim;
@@ -46,7 +44,7 @@ VaeImpl::Output VaeImpl::forward(const torch::Tensor& images) {
   auto [mean, log_variance] = encode(images);
   torch::Tensor z = mean;
   if (is_training()) {
-    const torch::Tensor noise = torch::empty_like(mean).normal_(0.0, 1.0, noise_generator_);
+    const torch::Tensor noise = torch::empty_like(mean).normal_(0.0, 1.0, random_->generator());
     z = mean + torch::exp(0.5 * log_variance) * noise;
   }
   return {decode_logits(z), mean, log_variance};
@@ -81,8 +79,9 @@ torch::Tensor vae_loss(Vae& model, const torch::Tensor& images, LossKind loss, d
   return total;
 }
 
-VaeLoss evaluate_vae(Vae& model, const ImageSet& set, const VaeConfig& config) {
-  check_image_shape(model->spec().architecture.input_shape, set.images());
+VaeLoss evaluate_vae(Vae& model, const ImageSet& images, const VaeConfig& config) {
+  check_image_shape(model->spec().architecture.input_shape, images.images());
+  const ImageSet set = images.to(device_of(*model));
   torch::NoGradGuard no_grad;
   model->eval();
   VaeLoss sums;
@@ -107,9 +106,11 @@ VaeTrainResult train_vae(Vae& model, const ImageSet& data, const ImageSet* test,
   check_image_shape(shape, data.images());
   if (test != nullptr) check_image_shape(shape, test->images());
   detail::Engine<VaeEpochRecord> engine("vae", config, hooks);
-  const TrainValidationSplit split = split_train_validation(data, config.val_fraction, config.seed);
+  model->move_to(engine.device());
+  const TrainValidationSplit split =
+      split_train_validation(data.to(engine.device()), config.val_fraction, config.seed);
   torch::optim::Optimizer& optimizer = engine.optimizer(model->parameters());
-  engine.track(model->noise_generator());
+  engine.track(model->random_generator());
 
   VaeLoss epoch_sums;
   auto train_batch = [&](const torch::Tensor& indices) {
@@ -170,6 +171,7 @@ torch::Tensor vae_sample(Vae& model, int64_t count, uint64_t seed) {
   if (count <= 0) {
     throw InvalidArgument("the sample count must be > 0, got " + std::to_string(count));
   }
+  // Drawn on the CPU: the same codes whatever the model's device.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const torch::Tensor codes =
       torch::empty({count, model->spec().architecture.latent_dim}).normal_(0.0, 1.0, generator);

@@ -51,9 +51,21 @@ def fill_loop_config(
     config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
     config.checkpoint_path = "" if p["checkpoint"] is None else _checkpoint_path(p["checkpoint"])
     config.resume = bool(p["resume"])
+    config.device = device_name(p["device"])
+    config.precision = p["precision"]
     if config.resume and p["checkpoint"] is None:
         raise ValueError("resume needs checkpoint: the file to resume from")
     return config
+
+
+def device_name(device: Any) -> str:
+    """`device` as a name the core reads ("cpu", "cuda", "cuda:1", "auto"; a torch.device
+    too); the core checks that it exists."""
+    if type(device).__name__ == "device" and type(device).__module__ == "torch":
+        return str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+    return device
 
 
 def loop_setting(options: Mapping[str, Any], name: str) -> Any:

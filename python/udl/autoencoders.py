@@ -126,18 +126,31 @@ class Autoencoder(HeldModel):
     def latent_dim(self) -> int:
         return self.spec.latent_dim
 
-    def encode(self, images: ArrayLike) -> ArrayLike:
+    def encode(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """Latent codes (N x latent_dim, float32) of images (uint8 0..255 or float in [0, 1],
-        N x C x H x W, or N x H x W for one channel)."""
-        return like(self._model.encode(images_for(images, self.spec.input_shape)), images)
+        N x C x H x W, or N x H x W for one channel). `device`: move the model there first
+        (else it runs where it is, `self.device`)."""
+        native = self._on(device)
+        return like(native.encode(images_for(images, self.spec.input_shape)), images)
 
-    def decode(self, codes: ArrayLike) -> ArrayLike:
+    def decode(self, codes: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """Images (N x C x H x W, float32 in [0, 1]) decoded from latent codes."""
-        return like(self._model.decode(codes_for(codes, self.latent_dim)), codes)
+        return like(self._on(device).decode(codes_for(codes, self.latent_dim)), codes)
 
-    def reconstruct(self, images: ArrayLike) -> ArrayLike:
+    def reconstruct(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """Reconstructions (float32 in [0, 1]) of images, shaped like the model's input."""
-        return like(self._model.reconstruct(images_for(images, self.spec.input_shape)), images)
+        native = self._on(device)
+        return like(native.reconstruct(images_for(images, self.spec.input_shape)), images)
+
+    def _assemble(self, modules: dict[str, Any]) -> Any:
+        from udl.portable import PortableAutoencoder
+
+        return PortableAutoencoder(modules["encoder"], modules["decoder"])
+
+    def _export_parts(self) -> dict[str, tuple[str, Any]]:
+        from udl.export import autoencoder_parts
+
+        return autoencoder_parts(self.spec.input_shape, self.latent_dim)
 
     def _check_images(self, images: ArrayLike) -> None:
         """Raises as `encode` would for images this model cannot take."""

@@ -96,34 +96,52 @@ class Classifier(HeldModel):
         """Whether each parameter (by name, e.g. "encoder.0.weight") is trained."""
         return dict(self._model.requires_grad())
 
-    def log_probabilities(self, images: ArrayLike) -> ArrayLike:
-        """N x classes log-probabilities (float32) of images (uint8 or float in [0, 1])."""
-        return like(self._model.log_probabilities(self._images(images)), images)
+    def log_probabilities(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
+        """N x classes log-probabilities (float32) of images (uint8 or float in [0, 1]).
+        `device`: move the model there first (else it runs where it is, `self.device`)."""
+        return like(self._on(device).log_probabilities(self._images(images)), images)
 
-    def predict_proba(self, images: ArrayLike) -> ArrayLike:
+    def predict_proba(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """N x classes probabilities."""
-        array = np.exp(self._model.log_probabilities(self._images(images)))
+        array = np.exp(self._on(device).log_probabilities(self._images(images)))
         return like(array, images)
 
-    def predict(self, images: ArrayLike) -> ArrayLike:
+    def predict(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """The most probable class of each image (int64)."""
-        array = self._model.log_probabilities(self._images(images)).argmax(axis=1)
+        array = self._on(device).log_probabilities(self._images(images)).argmax(axis=1)
         return like(array.astype(np.int64), images)
 
-    def features(self, images: ArrayLike) -> ArrayLike:
+    def features(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """N x feature_dim activations feeding the last linear layer (what a Fréchet
         distance compares)."""
-        return like(self._model.features(self._images(images)), images)
+        return like(self._on(device).features(self._images(images)), images)
 
     def evaluate(
-        self, data: DataLike, class_names: Sequence[str] | None = None
+        self,
+        data: DataLike,
+        class_names: Sequence[str] | None = None,
+        *,
+        device: str | None = None,
     ) -> ClassificationReport:
         """Accuracy, loss and confusion matrix on a labelled set (a Dataset's test set)."""
         test_set, names = _labelled(data, "data", class_names)
         if class_names is not None or isinstance(data, datasets.Dataset):
             names = _check_names(names, self.spec.classes)
-        native = _native._C.evaluate_classifier(self._model, test_set.images, test_set.labels)
+        native = _native._C.evaluate_classifier(self._on(device), test_set.images, test_set.labels)
         return _report(native, names)
+
+    def _assemble(self, modules: dict[str, Any]) -> Any:
+        from torch import nn
+
+        from udl.portable import PortableClassifier
+
+        # A headless classifier's head is an empty Sequential: the identity.
+        return PortableClassifier(modules["encoder"], modules.get("head", nn.Sequential()))
+
+    def _export_parts(self) -> dict[str, tuple[str, Any]]:
+        import torch
+
+        return {"classify": ("forward", torch.rand(2, *self.spec.encoder.input_shape))}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Classifier:

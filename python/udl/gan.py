@@ -69,13 +69,25 @@ class Gan(HeldModel):
             "discriminator": int(self._model.discriminator_parameter_count),
         }
 
-    def generate(self, count: int, *, seed: int = 0) -> np.ndarray:
-        """`count` images (N x C x H x W float32 in [0, 1]) from noise drawn with `seed`."""
-        return self._model.generate(integer(count, "count"), check_seed(seed))
+    def generate(self, count: int, *, seed: int = 0, device: str | None = None) -> np.ndarray:
+        """`count` images (N x C x H x W float32 in [0, 1]) from noise drawn with `seed` on
+        the CPU (the same noise on every device). `device`: move the model there first."""
+        return self._on(device).generate(integer(count, "count"), check_seed(seed))
 
-    def real_probability(self, images: ArrayLike) -> ArrayLike:
+    def real_probability(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """The discriminator's probability that each image (in [0, 1]) is real."""
-        return like(self._model.real_probability(images_for(images, self.image_shape)), images)
+        native = self._on(device)
+        return like(native.real_probability(images_for(images, self.image_shape)), images)
+
+    def _assemble(self, modules: dict[str, Any]) -> Any:
+        from udl.portable import PortableGenerator
+
+        return PortableGenerator(modules["generator"])  # the discriminator stays behind
+
+    def _export_parts(self) -> dict[str, tuple[str, Any]]:
+        import torch
+
+        return {"generate": ("forward", torch.randn(2, self.noise_dim))}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Gan:

@@ -51,8 +51,10 @@ class FeatureNetwork:
         epochs: int = 10,
         seed: int = 0,
         threads: int | None = None,
+        device: str = "cpu",
     ) -> FeatureNetwork:
-        """Trains the feature network described in this module's docstring on `dataset`."""
+        """Trains the feature network described in this module's docstring on `dataset`, on
+        `device` (where it then computes features)."""
         result = train_classifier(
             dataset,
             nf=32,
@@ -62,6 +64,7 @@ class FeatureNetwork:
             epochs=epochs,
             seed=seed,
             threads=threads,
+            device=device,
         )
         accuracy = None if result.test is None else result.test.accuracy
         return cls(result.model, accuracy)
@@ -79,11 +82,15 @@ class FeatureNetwork:
         network.classifier.save(path)
         return network
 
-    def features(self, images: ArrayLike) -> np.ndarray:
-        return np.asarray(as_numpy(self.classifier.features(images), "features"))
+    def features(self, images: ArrayLike, *, device: str | None = None) -> np.ndarray:
+        """The features of `images`, computed on `device` (default: where the network is)."""
+        features = self.classifier.features(images, device=device)
+        return np.asarray(as_numpy(features, "features"))
 
-    def log_probabilities(self, images: ArrayLike) -> np.ndarray:
-        return np.asarray(as_numpy(self.classifier.log_probabilities(images), "log-probabilities"))
+    def log_probabilities(self, images: ArrayLike, *, device: str | None = None) -> np.ndarray:
+        """The class log-probabilities of `images`, computed on `device`."""
+        log_p = self.classifier.log_probabilities(images, device=device)
+        return np.asarray(as_numpy(log_p, "log-probabilities"))
 
 
 def frechet_distance_of_features(features_a: ArrayLike, features_b: ArrayLike) -> float:
@@ -95,14 +102,19 @@ def frechet_distance_of_features(features_a: ArrayLike, features_b: ArrayLike) -
     return float(_native._C.frechet_distance(a, b))
 
 
-def frechet_distance(images_a: ArrayLike, images_b: ArrayLike, network: FeatureNetwork) -> float:
-    """The Fréchet distance between two image sets (in [0, 1]) in `network`'s features.
-    Lower is closer; two halves of one real dataset give the floor."""
-    return frechet_distance_of_features(network.features(images_a), network.features(images_b))
+def frechet_distance(
+    images_a: ArrayLike, images_b: ArrayLike, network: FeatureNetwork, *, device: str | None = None
+) -> float:
+    """The Fréchet distance between two image sets (in [0, 1]) in `network`'s features,
+    computed on `device` (default: where the network is). Lower is closer; two halves of one
+    real dataset give the floor."""
+    return frechet_distance_of_features(
+        network.features(images_a, device=device), network.features(images_b, device=device)
+    )
 
 
 def inception_score(
-    images: ArrayLike, network: FeatureNetwork, *, splits: int = 10
+    images: ArrayLike, network: FeatureNetwork, *, splits: int = 10, device: str | None = None
 ) -> tuple[float, float]:
     """exp(E KL(p(y|x) || p(y))) under `network`'s class probabilities: high when each image
     is confidently one class and the classes are balanced (at most the class count).
@@ -110,7 +122,7 @@ def inception_score(
     Returns:
         (mean, standard deviation) over `splits` equal parts of the images.
     """
-    log_p = np.ascontiguousarray(network.log_probabilities(images), dtype=np.float32)
+    log_p = np.ascontiguousarray(network.log_probabilities(images, device=device), np.float32)
     mean, std = _native._C.inception_score(log_p, integer(splits, "splits"))
     return float(mean), float(std)
 
@@ -126,12 +138,18 @@ class GenerationQuality:
 
 
 def evaluate_generation(
-    images: ArrayLike, reference: ArrayLike, network: FeatureNetwork, *, splits: int = 10
+    images: ArrayLike,
+    reference: ArrayLike,
+    network: FeatureNetwork,
+    *,
+    splits: int = 10,
+    device: str | None = None,
 ) -> GenerationQuality:
-    """Fréchet distance of `images` to `reference` (real images) and their Inception Score."""
-    score, std = inception_score(images, network, splits=splits)
+    """Fréchet distance of `images` to `reference` (real images) and their Inception Score,
+    computed on `device` (default: where the network is)."""
+    score, std = inception_score(images, network, splits=splits, device=device)
     return GenerationQuality(
-        frechet_distance=frechet_distance(images, reference, network),
+        frechet_distance=frechet_distance(images, reference, network, device=device),
         inception_score=score,
         inception_score_std=std,
         count=len(images),

@@ -93,6 +93,18 @@ class LoopOptions(TypedDict, total=False):
     threads: Annotated[
         int | None, Setting(None, "LibTorch threads for this run (default: the machine's cores)")
     ]
+    device: Annotated[
+        str,
+        Setting(
+            "cpu",
+            'where to train: "cpu", "cuda" (the first GPU), "cuda:N", or "auto" (the first '
+            "GPU when torch sees one, else the CPU)",
+        ),
+    ]
+    precision: Annotated[
+        Literal["fp32", "bf16"],
+        Setting("fp32", "fp32, or bf16: bfloat16 autocast of the training step (CUDA only)"),
+    ]
 
 
 def _settings() -> dict[str, tuple[Any, Setting]]:

@@ -58,28 +58,46 @@ class Vae(HeldModel):
     def latent_dim(self) -> int:
         return self.spec.latent_dim
 
-    def encode(self, images: ArrayLike) -> ArrayLike:
-        """The means of q(z|x) (N x latent_dim float32) of images (uint8 or float in [0, 1])."""
-        mean, _ = self._model.encode(images_for(images, self.spec.input_shape))
+    def encode(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
+        """The means of q(z|x) (N x latent_dim float32) of images (uint8 or float in [0, 1]).
+        `device`: move the model there first (else it runs where it is, `self.device`)."""
+        mean, _ = self._on(device).encode(images_for(images, self.spec.input_shape))
         return like(mean, images)
 
-    def encode_distribution(self, images: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    def encode_distribution(
+        self, images: ArrayLike, *, device: str | None = None
+    ) -> tuple[ArrayLike, ArrayLike]:
         """(mean, log-variance) of q(z|x), each N x latent_dim."""
-        mean, log_variance = self._model.encode(images_for(images, self.spec.input_shape))
+        native = self._on(device)
+        mean, log_variance = native.encode(images_for(images, self.spec.input_shape))
         return like(mean, images), like(log_variance, images)
 
-    def decode(self, codes: ArrayLike) -> ArrayLike:
+    def decode(self, codes: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """Images (N x C x H x W, float32 in [0, 1]) decoded from latent codes."""
-        return like(self._model.decode(codes_for(codes, self.latent_dim)), codes)
+        return like(self._on(device).decode(codes_for(codes, self.latent_dim)), codes)
 
-    def reconstruct(self, images: ArrayLike) -> ArrayLike:
+    def reconstruct(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
         """Reconstructions through the means (no sampling)."""
-        mean, _ = self._model.encode(images_for(images, self.spec.input_shape))
-        return like(self._model.decode(mean), images)
+        native = self._on(device)
+        mean, _ = native.encode(images_for(images, self.spec.input_shape))
+        return like(native.decode(mean), images)
 
-    def sample(self, count: int, *, seed: int = 0) -> Any:
-        """`count` new images decoded from z ~ N(0, I), as a NumPy array."""
-        return self._model.sample(integer(count, "count"), check_seed(seed))
+    def sample(self, count: int, *, seed: int = 0, device: str | None = None) -> Any:
+        """`count` new images decoded from z ~ N(0, I), as a NumPy array. The codes are
+        drawn on the CPU: the same seed gives the same codes on every device."""
+        return self._on(device).sample(integer(count, "count"), check_seed(seed))
+
+    def _assemble(self, modules: dict[str, Any]) -> Any:
+        from udl.portable import PortableVae
+
+        return PortableVae(
+            modules["encoder"], modules["mean"], modules["log_variance"], modules["decoder"]
+        )
+
+    def _export_parts(self) -> dict[str, tuple[str, Any]]:
+        from udl.export import autoencoder_parts
+
+        return autoencoder_parts(self.spec.input_shape, self.latent_dim)
 
     def latent_grid(self, steps: int = 15, *, extent: float = 2.5) -> np.ndarray:
         """Decodes a steps x steps grid over [-extent, extent]^2 of a 2-D latent plane (the

@@ -5,13 +5,14 @@
 #include <string>
 
 #include "udl/architecture.h"
+#include "udl/layers.h"
 #include "udl/model_file.h"
 #include "udl/pruning.h"
 #include "udl/torch_api.h"
 
 namespace udl {
 
-class AutoencoderImpl : public torch::nn::Module {
+class AutoencoderImpl : public SeededModel {
  public:
   // Validates the spec (throws InvalidArgument / InvalidArchitecture) and initialises the
   // weights from `seed` alone, the way PyTorch does by default (uniform ±1/sqrt(fan_in)),
@@ -31,9 +32,6 @@ class AutoencoderImpl : public torch::nn::Module {
   // Every conv and linear weight with its pruning mask (a buffer, saved with the model).
   std::vector<PrunableWeight> prunable_weights();
 
-  // The generator its dropout layers draw from (a handle: copies share its state).
-  at::Generator dropout_generator() const { return dropout_generator_; }
-
  private:
   struct PrunableLayer {
     LayerGroup group;
@@ -44,7 +42,6 @@ class AutoencoderImpl : public torch::nn::Module {
   torch::nn::Sequential encoder_{nullptr};
   torch::nn::Sequential decoder_{nullptr};
   std::vector<PrunableLayer> prunable_;
-  at::Generator dropout_generator_;
 };
 TORCH_MODULE(Autoencoder);
 

@@ -40,7 +40,7 @@ struct ClassifierSpec {
 // or a headless classifier whose latent dimension is not the class count.
 void validate(const ClassifierSpec& spec);
 
-class ClassifierImpl : public torch::nn::Module {
+class ClassifierImpl : public SeededModel {
  public:
   ClassifierImpl(ClassifierSpec spec, uint64_t seed);
 
@@ -58,15 +58,12 @@ class ClassifierImpl : public torch::nn::Module {
 
   const ClassifierSpec& spec() const { return spec_; }
   int64_t feature_dim() const { return feature_dim_; }
-  // The generator its dropout layers draw from (a handle: copies share its state).
-  at::Generator dropout_generator() const { return dropout_generator_; }
 
  private:
   ClassifierSpec spec_;
   torch::nn::Sequential encoder_{nullptr};
   torch::nn::Sequential head_{nullptr};
   std::vector<std::pair<std::shared_ptr<torch::nn::Module>, LayerGroup>> encoder_layers_;
-  at::Generator dropout_generator_;
   int64_t feature_dim_ = 0;
 };
 TORCH_MODULE(Classifier);

@@ -12,6 +12,7 @@
 #include "udl/choices.h"
 #include "udl/figures.h"
 #include "udl/image_set.h"
+#include "udl/layers.h"
 #include "udl/loop.h"
 #include "udl/torch_api.h"
 
@@ -50,7 +51,7 @@ struct GanSpec {
 // Throws InvalidArgument for non-positive sizes or a DCGAN image size not divisible by 4.
 void validate(const GanSpec& spec);
 
-class GanImpl : public torch::nn::Module {
+class GanImpl : public SeededModel {
  public:
   GanImpl(GanSpec spec, uint64_t seed);
 
@@ -62,12 +63,9 @@ class GanImpl : public torch::nn::Module {
   std::vector<torch::Tensor> generator_parameters() { return generator_->parameters(); }
   std::vector<torch::Tensor> discriminator_parameters() { return discriminator_->parameters(); }
   const GanSpec& spec() const { return spec_; }
-  // The generator its dropout layers draw from (a handle: copies share its state).
-  at::Generator dropout_generator() const { return dropout_generator_; }
 
  private:
   GanSpec spec_;
-  at::Generator dropout_generator_;
   torch::nn::Sequential generator_{nullptr};
   torch::nn::Sequential discriminator_{nullptr};
 };

@@ -28,6 +28,8 @@ class ImageSet {
   torch::Tensor slice(int64_t begin, int64_t end) const;
   // The subset at `indices` (a copy of those rows, in the stored dtype).
   ImageSet subset(const torch::Tensor& indices) const;
+  // The same images on `device`, in their stored dtype (itself when already there).
+  ImageSet to(const torch::Device& device) const;
 
  private:
   torch::Tensor images_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "udl/choices.h"
+#include "udl/device.h"
 #include "udl/early_stopping.h"
 #include "udl/loop_defaults.h"
 
@@ -37,6 +38,12 @@ struct LoopConfig {
   double lr_decay = loop_defaults::lr_decay;
   int64_t lr_patience = loop_defaults::lr_patience;
   int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
+  // Where the model trains ("cpu", "cuda", "cuda:N", "auto"; see udl/device.h): the model and
+  // the data move there at the start; shuffling stays on a CPU generator, so the batch order
+  // is the same on every device, and noise, dropout and corruption draw from generators of
+  // the device.
+  std::string device = loop_defaults::device;
+  Precision precision = parse_choice(kPrecisionNames, loop_defaults::precision, "precision");
   // After every epoch, the loop's whole state goes to this file (atomically: a temporary
   // file, fsync, rename); "" writes none. With `resume`, a run whose checkpoint file exists
   // starts from it and continues exactly as the run that wrote it would have.

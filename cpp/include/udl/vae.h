@@ -23,7 +23,7 @@ struct VaeSpec {
   bool batch_norm = false;       // after every conv but the output layer (report 002)
 };
 
-class VaeImpl : public torch::nn::Module {
+class VaeImpl : public SeededModel {
  public:
   VaeImpl(VaeSpec spec, uint64_t seed);
 
@@ -37,13 +37,11 @@ class VaeImpl : public torch::nn::Module {
     torch::Tensor mean;
     torch::Tensor log_variance;
   };
-  // In training mode z = mean + exp(log_variance / 2)·ε with ε from the model's generator;
+  // In training mode z = mean + exp(log_variance / 2)·ε with ε from the model's stream;
   // in eval mode z = mean, so that validation is deterministic.
   Output forward(const torch::Tensor& images);
 
   const VaeSpec& spec() const { return spec_; }
-  // The generator of ε and of dropout (a handle: copies share its state).
-  at::Generator noise_generator() const { return noise_generator_; }
 
  private:
   VaeSpec spec_;
@@ -51,7 +49,6 @@ class VaeImpl : public torch::nn::Module {
   torch::nn::Linear mean_{nullptr};
   torch::nn::Linear log_variance_{nullptr};
   torch::nn::Sequential decoder_{nullptr};
-  at::Generator noise_generator_;
 };
 TORCH_MODULE(Vae);
 

@@ -129,6 +129,7 @@ def _tune_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--n-jobs", type=int, default=1, help="trials at once in this process")
     group.add_argument("--threads", type=int, help="LibTorch threads per trial")
+    _device_flag(group)
     group.add_argument("--timeout", type=float, help="stop starting trials after SECONDS")
     group.add_argument(
         "--seed",
@@ -152,6 +153,15 @@ def _reproduce_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, default=0, help="seeds every stage")
     group.add_argument("--threads", type=int, help="LibTorch threads (default: all cores)")
+    _device_flag(group)
+
+
+def _device_flag(group: argparse._ArgumentGroup) -> None:
+    """--device, with the loop setting's default and help."""
+    from udl.settings import LOOP_SETTINGS
+
+    setting = LOOP_SETTINGS["device"][1]
+    group.add_argument("--device", default=setting.default, help=f"{setting.help} (default: cpu)")
 
 
 def _report_flags(parser: argparse.ArgumentParser) -> None:
@@ -602,6 +612,7 @@ def _tune(args: argparse.Namespace) -> int:
         fixed["batch_size"] = args.batch_size
     if args.threads is not None:
         fixed["threads"] = args.threads
+    fixed["device"] = args.device
     from udl.tuning import SEARCHES
 
     total = args.trials or SEARCHES[args.search].n_trials
@@ -674,6 +685,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             subset=args.subset,
             threads=args.threads,
+            device=args.device,
             mode=default_mode(args.quiet),
         )
     except KeyboardInterrupt:

@@ -52,6 +52,7 @@ class Context:
     budget: Budget
     seed: int
     threads: int | None
+    device: str
     mode: Mode
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -79,6 +80,7 @@ def reproduce(
     data_dir: str | None = None,
     subset: int | None = None,
     threads: int | None = None,
+    device: str = "cpu",
     mode: Mode = "log",
 ) -> Path:
     """Runs every stage not yet done in `run` and writes `report.html`; returns its path.
@@ -91,13 +93,14 @@ def reproduce(
         data_dir: where the IDX files are (see `udl.datasets.load`).
         subset: train every stage on at most this many training images.
         threads: LibTorch threads (default: all cores).
+        device: where every stage trains and runs (see `udl.settings.LoopOptions`).
         mode: progress display, see `udl.app.progress`.
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
     run.write_json(SETTINGS_FILE, settings_of(dataset, budget, seed, subset))
     data = _sized(datasets.load(dataset, data_dir), BUDGETS[budget], subset, seed)
-    context = Context(run, data, BUDGETS[budget], seed, threads, mode)
+    context = Context(run, data, BUDGETS[budget], seed, threads, device, mode)
     for name, (title, stage) in STAGES.items():
         path = run.file(f"stages/{name}.json")
         if path.is_file():
@@ -145,6 +148,7 @@ def _tune_stage(c: Context) -> dict[str, Any]:
             epochs=c.budget.tune_epochs,
             seed=c.seed,
             threads=c.threads,
+            device=c.device,
             callback=bar.trial,
             enqueue=[REPORT000_BEST],
         )
@@ -181,7 +185,13 @@ def _cae_stage(c: Context) -> dict[str, Any]:
         result = train_autoencoder(
             plan.spec,
             c.data,
-            **{**plan.training, "epochs": epochs, "seed": c.seed, "threads": c.threads},
+            **{
+                **plan.training,
+                "epochs": epochs,
+                "seed": c.seed,
+                "threads": c.threads,
+                "device": c.device,
+            },
             snapshot_images=test[:SHOWN_IMAGES],
             snapshot_epochs=snapshot_epochs,
             callback=bar.epoch,
@@ -256,7 +266,7 @@ def _latent_stage(c: Context) -> dict[str, Any]:
 def _classifier_stage(c: Context) -> dict[str, Any]:
     autoencoder = load_model(c.model_path("cae"))
     epochs = c.budget.classifier_epochs
-    common = {"epochs": epochs, "seed": c.seed, "threads": c.threads}
+    common = {"epochs": epochs, "seed": c.seed, "threads": c.threads, "device": c.device}
     with c.epochs("fine-tune", epochs) as bar:
         tuned = finetune_classifier(
             autoencoder, c.data, freeze_conv=True, head="linear", callback=bar.epoch, **common
@@ -306,6 +316,7 @@ def _denoiser_stage(c: Context) -> dict[str, Any]:
             epochs=epochs,
             seed=c.seed,
             threads=c.threads,
+            device=c.device,
             callback=bar.epoch,
         )
     result.model.save(c.model_path("denoiser"))
@@ -343,6 +354,7 @@ def _vae_stage(c: Context) -> dict[str, Any]:
             epochs=epochs,
             seed=c.seed,
             threads=c.threads,
+            device=c.device,
             callback=bar.epoch,
         )
     model = result.model
@@ -379,6 +391,7 @@ def _gan_stage(c: Context) -> dict[str, Any]:
             epochs=epochs,
             seed=c.seed,
             threads=c.threads,
+            device=c.device,
             callback=bar.epoch,
         )
     result.model.save(c.model_path("gan"))
@@ -404,7 +417,7 @@ def _gan_stage(c: Context) -> dict[str, Any]:
 
 def _quality_stage(c: Context) -> dict[str, Any]:
     network = metrics.FeatureNetwork.train(
-        c.data, epochs=c.budget.feature_epochs, seed=c.seed, threads=c.threads
+        c.data, epochs=c.budget.feature_epochs, seed=c.seed, threads=c.threads, device=c.device
     )
     network.classifier.save(c.model_path("feature-network"))
     count = min(c.budget.generated, len(c.data.train), len(c.data.test))
