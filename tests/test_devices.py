@@ -173,8 +173,12 @@ CTRL_C_SCRIPT = textwrap.dedent(
     import udl
 
     data = udl.datasets.load("fashion-mnist", download=False)
-    udl.train_cae(data.train.images[:4096], epochs=1000, early_stopping=False, threads=2,
-                  device=sys.argv[1], callback=lambda r: print("epoch", r.epoch, flush=True))
+    try:
+        udl.train_cae(data.train.images[:4096], epochs=1000, early_stopping=False, threads=2,
+                      device=sys.argv[1], callback=lambda r: print("epoch", r.epoch, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)  # the moment training stopped, before shutdown
+        raise
     """
 )
 
@@ -193,8 +197,10 @@ def test_ctrl_c_stops_training_on_the_device_within_a_second(device: str) -> Non
         assert line.strip() == "epoch 1", process.stderr.read() if process.stderr else ""
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=5)
+        line = process.stdout.readline()
         elapsed = time.monotonic() - sent
+        assert line.strip() == "interrupted"
+        process.wait(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
@@ -265,11 +271,17 @@ def test_every_entry_point_refuses_a_bad_device(
         udl.train_cae(images, epochs=1, device=0, **SMALL)
 
 
-def test_bf16_needs_a_cuda_device(images: np.ndarray) -> None:
-    with pytest.raises(udl.InvalidArgument, match="precision bf16 needs a CUDA device"):
-        udl.train_cae(images, epochs=1, precision="bf16", **SMALL)
+@on_every_device
+def test_bf16_trains_on_cuda_and_is_refused_elsewhere(images: np.ndarray, device: str) -> None:
+    if device.startswith("cuda"):
+        result = udl.train_vae(images, epochs=2, precision="bf16", device=device, **SMALL)
+        assert all(np.isfinite(r.val_loss) for r in result.history)
+        assert result.history[-1].val_loss < result.history[0].train_loss
+    else:
+        with pytest.raises(udl.InvalidArgument, match="precision bf16 needs a CUDA device"):
+            udl.train_cae(images, epochs=1, precision="bf16", device=device, **SMALL)
     with pytest.raises(ValueError, match="precision"):
-        udl.train_cae(images, epochs=1, precision="fp8", **SMALL)
+        udl.train_cae(images, epochs=1, precision="fp8", device=device, **SMALL)
 
 
 def test_the_command_takes_device(tmp_path: Path, data_dir: Path) -> None:

@@ -169,3 +169,30 @@ def test_the_layer_profile_finds_every_layer_and_pass_on_both_sides(
     assert len(rows) == 12, out  # six layers, two passes each
     assert "nan" not in out, out  # an event the profile did not find
     assert re.search(r"^udl +step +[\d.]+ ms", out, re.MULTILINE), out
+
+
+def test_the_gpu_benchmark_runs_every_side_and_both_studies_on_the_cpu(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gpu_speed = _load("gpu_speed")
+    rates = gpu_speed.main(
+        [
+            "--device",
+            "cpu",
+            "--subset",
+            "512",
+            "--epochs",
+            "1",
+            "--no-compile",
+            "--trials",
+            "1",
+            "--study-subset",
+            "256",
+            "--cv-epochs",
+            "1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert set(rates) == {"udl", "pytorch eager"} and all(r > 0 for r in rates.values())
+    assert re.search(r"^\| pytorch eager \| \d+ \| [\d.]+x \|$", out, re.MULTILINE), out
+    assert re.search(r"^\| cpu \| [\d.]+ \| [\d.]+ \|$", out, re.MULTILINE), out
