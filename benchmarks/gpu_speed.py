@@ -180,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--study-subset", type=int, default=12000)
     args = parser.parse_args(argv)
+    import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per study, not per trial
     data = udl.datasets.load("fashion-mnist").train
     images = data if args.subset is None else data.subset(slice(0, args.subset))
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"

@@ -160,11 +160,27 @@ def test_inference_moves_the_model_when_asked(images: np.ndarray, device: str) -
     assert model.device == _cuda_name(device)
 
 
-def test_auto_picks_the_gpu_only_when_torch_sees_one(images: np.ndarray) -> None:
+def test_auto_picks_the_gpu_only_when_torch_sees_one_everywhere(
+    images: np.ndarray, labelled: udl.datasets.ImageSet, tmp_path: Path
+) -> None:
     import torch
 
-    result = udl.train_cae(images, nf=4, latent_dim=4, epochs=1, device="auto", **SMALL)
-    assert result.model.device == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    auto = {"epochs": 1, "device": "auto", **SMALL}
+    for train in (udl.train_cae, udl.train_vae):
+        assert train(images, nf=4, latent_dim=2, **auto).model.device == expected
+    assert udl.train_gan(images[:128], epochs=1, device="auto").model.device == expected
+    classifier = udl.train_classifier(labelled, nf=4, latent_dim=8, **auto).model
+    assert classifier.device == expected
+    spec = AutoencoderSpec.conv_autoencoder(4, 4)
+    assert udl.cross_validate(spec, images, k=2, **auto).model.device == expected
+    udl.tune(images, "report000", n_trials=1, run_dir=tmp_path, **auto)
+    model = Autoencoder(spec)
+    model.encode(images[:2], device="auto")
+    assert model.device == expected
+    network = udl.metrics.FeatureNetwork(classifier.to("cpu"))
+    distance = udl.metrics.frechet_distance(images[:64], images[64:128], network, device="auto")
+    assert np.isfinite(distance) and classifier.device == expected
 
 
 CTRL_C_SCRIPT = textwrap.dedent(

@@ -61,6 +61,22 @@ torch::Device device_of(torch::nn::Module& module) {
   return torch::Device(torch::kCPU);
 }
 
+DeterministicCudnnGuard::DeterministicCudnnGuard(const torch::Device& device)
+    : active_(device.is_cuda()) {
+  if (!active_) return;
+  at::Context& context = at::globalContext();
+  was_deterministic_ = context.deterministicCuDNN();
+  was_benchmark_ = context.benchmarkCuDNN();
+  context.setDeterministicCuDNN(true);
+  context.setBenchmarkCuDNN(false);
+}
+
+DeterministicCudnnGuard::~DeterministicCudnnGuard() {
+  if (!active_) return;
+  at::globalContext().setDeterministicCuDNN(was_deterministic_);
+  at::globalContext().setBenchmarkCuDNN(was_benchmark_);
+}
+
 AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device)
     : active_(precision == Precision::kBfloat16 && device.is_cuda()) {
   if (!active_) return;

@@ -75,6 +75,7 @@ class Engine {
         hooks_(hooks),
         threads_(config.threads),
         device_(resolve_device(config.device)),
+        deterministic_(device_),
         start_(std::chrono::steady_clock::now()),
         shuffle_generator_(at::make_generator<at::CPUGeneratorImpl>(config.seed + 1)) {
     generators_.push_back(shuffle_generator_);
@@ -205,6 +206,7 @@ class Engine {
   const LoopHooks<Record>& hooks_;
   ThreadCountGuard threads_;
   torch::Device device_;
+  DeterministicCudnnGuard deterministic_;
   CpuAllocationCache allocation_cache_;
   std::chrono::steady_clock::time_point start_;
   at::Generator shuffle_generator_;

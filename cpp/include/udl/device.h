@@ -32,6 +32,22 @@ enum class Precision { kFloat32, kBfloat16 };
 inline constexpr std::array<Choice<Precision>, 2> kPrecisionNames{
     {{Precision::kFloat32, "fp32"}, {Precision::kBfloat16, "bf16"}}};
 
+// Makes cuDNN pick deterministic algorithms (and not benchmark them) for its lifetime on a
+// CUDA device, so that the same seed on the same GPU gives the same history; restores the
+// previous choice afterwards. Does nothing on the CPU.
+class DeterministicCudnnGuard {
+ public:
+  explicit DeterministicCudnnGuard(const torch::Device& device);
+  ~DeterministicCudnnGuard();
+  DeterministicCudnnGuard(const DeterministicCudnnGuard&) = delete;
+  DeterministicCudnnGuard& operator=(const DeterministicCudnnGuard&) = delete;
+
+ private:
+  bool active_;
+  bool was_deterministic_ = false;
+  bool was_benchmark_ = false;
+};
+
 // Turns bf16 autocast on for CUDA for its lifetime when `precision` asks for it on a CUDA
 // device; does nothing otherwise.
 class AutocastGuard {
