@@ -324,3 +324,29 @@ def test_the_command_takes_device(tmp_path: Path, data_dir: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert 'device must be "cpu", "cuda", "cuda:N" or "auto"' in done.stderr
+
+
+def test_the_command_trains_on_the_device_it_is_given(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "udl",
+            "train",
+            "vae",
+            "--epochs",
+            "1",
+            "--subset",
+            "256",
+            "--device",
+            "auto",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'device = "auto"' in (out / "config.toml").read_text(encoding="utf-8")

@@ -200,7 +200,8 @@ void check_image_shape(const std::vector<int64_t>& image_shape, const torch::Ten
       images.size(3) != s[2]) {
     std::string got;
     for (int64_t i = 0; i < images.dim(); ++i) {
-      got += (i ? "x" : "") + std::to_string(images.size(i));
+      if (i > 0) got += 'x';
+      got += std::to_string(images.size(i));
     }
     throw InvalidArgument("the model takes N x " + std::to_string(s[0]) + " x " +
                           std::to_string(s[1]) + " x " + std::to_string(s[2]) +
