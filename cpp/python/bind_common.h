@@ -69,6 +69,12 @@ py::class_<Result> bind_run(py::module_& m, const char* name) {
       .def_readonly("stop_reason", &Result::stop_reason);
 }
 
+// A copy on the CPU, whatever the tensor's device (a copy also when it is there already).
+inline torch::Tensor cpu_copy(const torch::Tensor& tensor) {
+  return tensor.detach().to(tensor.options().device(torch::kCPU), /*non_blocking=*/false,
+                            /*copy=*/true);
+}
+
 inline int64_t count_parameters(const std::vector<torch::Tensor>& parameters,
                                 bool trainable_only = false) {
   int64_t n = 0;
@@ -98,10 +104,10 @@ py::class_<Impl, std::shared_ptr<Impl>> bind_model(py::module_& m, const char* n
            [](Impl& self) {
              py::dict state;
              for (const auto& item : self.named_parameters()) {
-               state[py::str(item.key())] = as_numpy(item.value().detach().to(torch::kCPU, true));
+               state[py::str(item.key())] = as_numpy(cpu_copy(item.value()));
              }
              for (const auto& item : self.named_buffers()) {
-               state[py::str(item.key())] = as_numpy(item.value().detach().to(torch::kCPU, true));
+               state[py::str(item.key())] = as_numpy(cpu_copy(item.value()));
              }
              return state;
            })
