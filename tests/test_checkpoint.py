@@ -217,3 +217,16 @@ def test_udl_finetune_resumes_with_its_autoencoder_from_the_config(
     assert cli.main(args) == 0
     assert cli.main(["finetune", "--resume", str(run), "--epochs", "3"]) == 0
     assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_a_resumed_run_continues_its_learning_rate_schedule(
+    small_train, tmp_path: Path, schedule: str
+) -> None:
+    settings = {**DEMANDING, "lr_decay": 1.0, "lr_schedule": schedule, "early_stopping": False}
+    uninterrupted = udl.train_cae(small_train, **settings)
+    checkpoint = tmp_path / "run.ckpt"
+    with pytest.raises(_Stop):
+        udl.train_cae(small_train, checkpoint=checkpoint, callback=_stop_at(2), **settings)
+    resumed = udl.train_cae(small_train, checkpoint=checkpoint, resume=True, **settings)
+    assert _losses(resumed.history) == _losses(uninterrupted.history)

@@ -59,7 +59,7 @@ class FixedNetwork:
     def __init__(self, log_p: np.ndarray) -> None:
         self._log_p = log_p.astype(np.float32)
 
-    def log_probabilities(self, images: np.ndarray) -> np.ndarray:
+    def log_probabilities(self, images: np.ndarray, *, device: str | None = None) -> np.ndarray:
         assert len(images) == len(self._log_p)
         return self._log_p
 

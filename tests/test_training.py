@@ -332,6 +332,13 @@ BAD_VALUES = [
     ({"lr_decay": "0.5"}, TypeError, "lr_decay must be a number"),
     ({"lr_patience": 0}, ValueError, "lr_patience must be >= 1, got 0"),
     ({"lr_patience": 1.5}, TypeError, "lr_patience must be an integer"),
+    # learning-rate schedules
+    ({"lr_schedule": "linear"}, ValueError, "unknown lr_schedule 'linear' \\(expected 'constant'"),
+    (
+        {"lr_schedule": "cosine", "lr_decay": 0.5},
+        ValueError,
+        "lr_decay lowers a constant learning rate on plateaus; with lr_schedule cosine it must",
+    ),
 ]
 
 

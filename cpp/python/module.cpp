@@ -71,6 +71,7 @@ PYBIND11_MODULE(_C, m) {
       .def_readwrite("device", &udl::LoopConfig::device);
   def_choice(loop, "optimizer", &udl::LoopConfig::optimizer, udl::kOptimizerNames);
   def_choice(loop, "precision", &udl::LoopConfig::precision, udl::kPrecisionNames);
+  def_choice(loop, "lr_schedule", &udl::LoopConfig::lr_schedule, udl::kLrScheduleNames);
   const auto stopping = &udl::LoopConfig::early_stopping;
   def_nested(loop, "early_stopping", stopping, &udl::EarlyStoppingConfig::enabled);
   def_nested(loop, "patience", stopping, &udl::EarlyStoppingConfig::patience);

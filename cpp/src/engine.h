@@ -49,6 +49,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tenso
 // The module's parameters and buffers, copied, to restore the best epoch later.
 std::vector<torch::Tensor> snapshot(torch::nn::Module& model);
 void scale_learning_rate(torch::optim::Optimizer& optimizer, double factor);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 void restore(torch::nn::Module& model, const std::vector<torch::Tensor>& state);
 
 // Whether every floating-point figure of `record` is finite (a NaN or infinite loss means
@@ -108,9 +109,17 @@ class Engine {
   double shuffled_batches(int64_t n, Step&& step) {
     // Drawn on the CPU whatever the device: the same order everywhere.
     const torch::Tensor order = torch::randperm(n, shuffle_generator_, torch::kInt64).to(device_);
+    const int64_t batches = (n + config_.batch_size - 1) / config_.batch_size;
     double sum = 0.0;
     for (int64_t begin = 0; begin < n; begin += config_.batch_size) {
       if (hooks_.poll_interrupt) hooks_.poll_interrupt();
+      if (config_.lr_schedule != LrSchedule::kConstant) {
+        // From the batch's place in the whole run: a resumed run continues the schedule.
+        const int64_t batch = (epoch_ - 1) * batches + begin / config_.batch_size;
+        const double lr = scheduled_learning_rate(config_.lr_schedule, config_.learning_rate, batch,
+                                                  config_.epochs * batches);
+        for (auto& optimizer : optimizers_) set_learning_rate(*optimizer, lr);
+      }
       const int64_t end = std::min(n, begin + config_.batch_size);
       sum += step(order.slice(0, begin, end)) * static_cast<double>(end - begin);
     }
@@ -159,6 +168,7 @@ class Engine {
         break;
       }
       const auto start = std::chrono::steady_clock::now();
+      epoch_ = epoch;
       Record record = [&] {
         const AutocastGuard autocast(config_.precision, device_);
         return run_epoch(epoch);
@@ -209,6 +219,7 @@ class Engine {
   DeterministicCudnnGuard deterministic_;
   CpuAllocationCache allocation_cache_;
   std::chrono::steady_clock::time_point start_;
+  int64_t epoch_ = 1;  // the epoch being trained, 1-based
   at::Generator shuffle_generator_;
   std::vector<at::Generator> generators_;
   std::vector<std::unique_ptr<torch::optim::Optimizer>> optimizers_;

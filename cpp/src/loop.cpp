@@ -1,5 +1,8 @@
 #include "udl/loop.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine.h"
 #include "udl/errors.h"
 
@@ -28,6 +31,10 @@ void validate(const LoopConfig& config) {
           "lr_decay must be in (0, 1], got " + std::to_string(config.lr_decay));
   require(config.lr_patience >= 1,
           "lr_patience must be >= 1, got " + std::to_string(config.lr_patience));
+  require(config.lr_schedule == LrSchedule::kConstant || config.lr_decay == 1.0,
+          std::string("lr_decay lowers a constant learning rate on plateaus; with lr_schedule ") +
+              choice_name(kLrScheduleNames, config.lr_schedule) + " it must be 1, got " +
+              std::to_string(config.lr_decay));
   require(config.threads >= 0, "threads must be >= 0, got " + std::to_string(config.threads));
   const torch::Device device = resolve_device(config.device);
   require(config.precision == Precision::kFloat32 || device.is_cuda(),
@@ -37,7 +44,28 @@ void validate(const LoopConfig& config) {
   EarlyStopping{config.early_stopping};  // validates patience and min_delta
 }
 
+double scheduled_learning_rate(LrSchedule schedule, double lr, int64_t step, int64_t total) {
+  // Cosine from `from` at fraction 0 to `to` at fraction 1.
+  auto anneal = [](double from, double to, double fraction) {
+    return to + (from - to) / 2.0 * (1.0 + std::cos(M_PI * fraction));
+  };
+  if (schedule == LrSchedule::kConstant || total <= 1) return lr;
+  const double t = static_cast<double>(std::clamp<int64_t>(step, 0, total - 1));
+  if (schedule == LrSchedule::kCosine) return anneal(lr, 0.0, t / static_cast<double>(total));
+  const double initial = lr / 25.0;
+  const double final_lr = initial / 1e4;
+  const double peak = 0.3 * static_cast<double>(total) - 1.0;  // the warm-up's last step
+  if (t <= peak && peak > 0) return anneal(initial, lr, t / peak);
+  return anneal(
+      lr, final_lr,
+      (t - std::max(peak, 0.0)) / (static_cast<double>(total) - 1.0 - std::max(peak, 0.0)));
+}
+
 namespace detail {
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> parameters,
                                                         const LoopConfig& config) {

@@ -16,6 +16,7 @@ class LoopConfig:
     checkpoint_path: str
     device: str
     early_stopping: bool
+    lr_schedule: str
     optimizer: str
     precision: str
     restore_best: bool

@@ -48,6 +48,7 @@ def fill_loop_config(
     config.restore_best = bool(p["restore_best"])
     config.lr_decay = number(p["lr_decay"], "lr_decay")
     config.lr_patience = integer(p["lr_patience"], "lr_patience")
+    config.lr_schedule = p["lr_schedule"]
     config.threads = 0 if p["threads"] is None else integer(p["threads"], "threads", minimum=1)
     config.checkpoint_path = "" if p["checkpoint"] is None else _checkpoint_path(p["checkpoint"])
     config.resume = bool(p["resume"])

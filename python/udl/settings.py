@@ -73,6 +73,16 @@ class LoopOptions(TypedDict, total=False):
         ),
     ]
     lr_patience: Annotated[int, Setting(3, "epochs on a plateau before each reduction, >= 1")]
+    lr_schedule: Annotated[
+        Literal["constant", "cosine", "onecycle"],
+        Setting(
+            "constant",
+            "learning rate over the run's batches: constant (lr_decay may lower it on "
+            "plateaus); cosine: from lr down to 0 by the last batch of `epochs`; onecycle: "
+            "from lr/25 up to lr over the first 30% of the batches, then down to lr/25e4 "
+            "(cosine both ways, as torch's OneCycleLR)",
+        ),
+    ]
     checkpoint: Annotated[
         str | os.PathLike[str] | None,
         Setting(

@@ -21,6 +21,19 @@ enum class OptimizerKind { kAdam, kSgd };
 inline constexpr std::array<Choice<OptimizerKind>, 2> kOptimizerNames{
     {{OptimizerKind::kAdam, "adam"}, {OptimizerKind::kSgd, "sgd"}}};
 
+// The learning rate over a run's batches (see python/udl/settings.py).
+enum class LrSchedule { kConstant, kCosine, kOneCycle };
+inline constexpr std::array<Choice<LrSchedule>, 3> kLrScheduleNames{
+    {{LrSchedule::kConstant, "constant"},
+     {LrSchedule::kCosine, "cosine"},
+     {LrSchedule::kOneCycle, "onecycle"}}};
+
+// The learning rate of batch `step` (0-based) of `total`, for a run whose `lr` is the
+// schedule's peak: cosine anneals lr to 0; one-cycle rises from lr/25 to lr over the first
+// 30% of the batches and anneals to lr/25e4 (torch.optim.lr_scheduler.OneCycleLR's
+// defaults, without its momentum cycle); constant is lr throughout.
+double scheduled_learning_rate(LrSchedule schedule, double lr, int64_t step, int64_t total);
+
 struct LoopConfig {
   OptimizerKind optimizer = parse_choice(kOptimizerNames, loop_defaults::optimizer, "optimizer");
   double learning_rate = loop_defaults::lr;
@@ -37,6 +50,8 @@ struct LoopConfig {
   // loss, the learning rate is multiplied by `lr_decay` (1: never).
   double lr_decay = loop_defaults::lr_decay;
   int64_t lr_patience = loop_defaults::lr_patience;
+  LrSchedule lr_schedule =
+      parse_choice(kLrScheduleNames, loop_defaults::lr_schedule, "lr_schedule");
   int threads = 0;  // 0: leave LibTorch's default (the machine's physical cores)
   // Where the model trains ("cpu", "cuda", "cuda:N", "auto"; see udl/device.h): the model and
   // the data move there at the start; shuffling stays on a CPU generator, so the batch order
