@@ -125,6 +125,37 @@ def test_mask_zeroes_a_fraction_p_of_pixels(p: float) -> None:
     assert np.all((out == 0) | (out == GREY))
 
 
+@pytest.mark.parametrize("p", [0.25, 0.5])
+def test_dropout_style_masking_scales_the_kept_pixels_as_torch_dropout(p: float) -> None:
+    images = np.full((100, 1, 28, 28), 0.8, dtype=np.float32)  # 0.8 / 0.5 > 1: not clipped
+    out = corrupt(images, Corruption(mask_fraction=p, mask_rescale=True), seed=1)
+    assert (out == 0).mean() == pytest.approx(p, abs=0.01)
+    kept = out[out != 0]
+    np.testing.assert_allclose(kept, 0.8 / (1 - p), rtol=1e-6)
+    # torch's Dropout keeps the mean: so does this.
+    assert out.mean() == pytest.approx(0.8, rel=0.01)
+
+
+def test_report004_offers_both_kinds_of_masking() -> None:
+    assert Corruption.report004() == Corruption(mask_fraction=0.5)
+    assert Corruption.report004(dropout_scaling=True) == Corruption(
+        mask_fraction=0.5, mask_rescale=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"gaussian_sigma": 0.3, "mask_rescale": True}, ValueError, "needs a mask_fraction"),
+        ({"mask_fraction": 1.0, "mask_rescale": True}, ValueError, r"in \(0, 1\), got 1.0"),
+        ({"mask_fraction": 0.5, "mask_rescale": "yes"}, TypeError, "mask_rescale must be True"),
+    ],
+)
+def test_mask_rescale_needs_a_fraction_in_the_open_interval(fields, error, message) -> None:
+    with pytest.raises(error, match=message):
+        Corruption(**fields)
+
+
 def test_mask_fraction_zero_and_one() -> None:
     images = grey(8)
     np.testing.assert_array_equal(corrupt(images, Corruption(mask_fraction=0.0)), images)

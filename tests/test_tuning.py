@@ -415,6 +415,20 @@ def test_penalties_add_to_the_loss(images600, tmp_path: Path) -> None:
         assert attrs["latent_dim"] == trial.params["latent_dim"]
 
 
+def test_the_time_penalty_of_a_cross_validated_trial_is_per_average_fold(
+    images600, tmp_path: Path
+) -> None:
+    # Report 001: "a penalty of 10^-5 times the average training time in minutes".
+    result = udl.tune(
+        images600, "report000", n_trials=2, folds=3, run_dir=tmp_path, pruner="none",
+        epochs=1, time_penalty=0.5, **LIGHT,
+    )  # fmt: skip
+    for trial in result.study.trials:
+        attrs = trial.user_attrs
+        assert attrs["minutes"] == pytest.approx(attrs["total_minutes"] / 3, rel=0.2)
+        assert trial.value == pytest.approx(attrs["val_loss"] + 0.5 * attrs["minutes"], rel=1e-12)
+
+
 def test_bad_penalties_raise(images600, tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="time_penalty must be a number, got 'a lot'"):
         udl.tune(images600, n_trials=1, run_dir=tmp_path, time_penalty="a lot", **LIGHT)

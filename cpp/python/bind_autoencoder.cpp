@@ -111,6 +111,7 @@ void bind_autoencoder(py::module_& m) {
       .def_readwrite("gaussian_sigma", &udl::CorruptionConfig::gaussian_sigma)
       .def_readwrite("salt_pepper", &udl::CorruptionConfig::salt_pepper)
       .def_readwrite("mask_fraction", &udl::CorruptionConfig::mask_fraction)
+      .def_readwrite("mask_rescale", &udl::CorruptionConfig::mask_rescale)
       .def_property_readonly("enabled", &udl::CorruptionConfig::enabled);
 
   auto train_config = bind_config<udl::TrainConfig, udl::LoopConfig>(m, "TrainConfig");

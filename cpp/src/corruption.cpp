@@ -56,6 +56,12 @@ void validate(const CorruptionConfig& config) {
   }
   fraction(config.salt_pepper, "salt-and-pepper fraction");
   fraction(config.mask_fraction, "masking fraction");
+  if (config.mask_rescale && !(config.mask_fraction > 0.0 && config.mask_fraction < 1.0)) {
+    throw InvalidArgument(
+        "mask_rescale scales the pixels a mask keeps: it needs a masking "
+        "fraction in (0, 1), got " +
+        std::to_string(config.mask_fraction));
+  }
 }
 
 torch::Tensor corrupt(const torch::Tensor& clean, const CorruptionConfig& config,
@@ -72,10 +78,12 @@ torch::Tensor corrupt(const torch::Tensor& clean, const CorruptionConfig& config
     x.masked_fill_((u < p / 2).expand_as(x), 0.0);
     x.masked_fill_(((u >= p / 2) & (u < p)).expand_as(x), 1.0);
   }
+  x.clamp_(0.0, 1.0);
   if (config.mask_fraction > 0) {
     x.masked_fill_((pixel_uniform(x, generator) < config.mask_fraction).expand_as(x), 0.0);
+    if (config.mask_rescale) x.mul_(1.0 / (1.0 - config.mask_fraction));
   }
-  return x.clamp_(0.0, 1.0);
+  return x;
 }
 
 double mean_psnr(const torch::Tensor& images, const torch::Tensor& reference) {

@@ -95,6 +95,27 @@ TEST_F(Corruption, MaskingZeroesTheFractionOfPixels) {
   }
 }
 
+TEST_F(Corruption, DropoutStyleMaskingScalesTheKeptPixelsUnclipped) {
+  const torch::Tensor clean = torch::full({64, 1, 16, 16}, 0.8f);
+  udl::CorruptionConfig config;
+  config.mask_fraction = 0.5;
+  config.mask_rescale = true;
+  const torch::Tensor masked = corrupt_with(clean, config, 7);
+  const torch::Tensor kept = masked.masked_select(masked.ne(0));
+  EXPECT_TRUE(torch::allclose(kept, torch::full_like(kept, 1.6f)));
+  EXPECT_NEAR(masked.eq(0).to(torch::kFloat64).mean().item<double>(), 0.5, 0.015);
+}
+
+TEST_F(Corruption, DropoutStyleMaskingNeedsAFractionBelowOne) {
+  udl::CorruptionConfig config;
+  config.mask_rescale = true;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.mask_fraction = 1.0;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.mask_fraction = 0.5;
+  EXPECT_NO_THROW(udl::validate(config));
+}
+
 TEST_F(Corruption, MaskingZeroesAllChannelsOfAPixelTogether) {
   const torch::Tensor clean = mid_range_images(32, 3, 16, 8);
   udl::CorruptionConfig config;

@@ -185,6 +185,7 @@ class Autoencoder:
     def trainable_parameter_count(self) -> int:
         ...
 class CorruptionConfig:
+    mask_rescale: bool
     def __init__(self) -> None:
         ...
     def validate(self) -> None:

@@ -16,11 +16,14 @@ from udl._checks import seed as check_seed
 
 __all__ = ["Corruption", "corrupt"]
 
+# The fields that each switch a corruption on.
+_CORRUPTIONS = ("rotation_degrees", "gaussian_sigma", "salt_pepper", "mask_fraction")
+
 
 @dataclass(frozen=True)
 class Corruption:
     """What a denoiser's input suffers, in this order: rotation, noise, salt-and-pepper,
-    masking; the result is clipped to [0, 1]. Leave a field None to skip that corruption.
+    clipped to [0, 1], then masking. Leave a field None to skip that corruption.
 
     Attributes:
         rotation_degrees: each image is rotated by an angle uniform in ±this, in (0, 180]
@@ -28,6 +31,9 @@ class Corruption:
         gaussian_sigma: standard deviation of additive Gaussian noise, > 0.
         salt_pepper: fraction of pixels set to 0 or 1 (half each on average), in [0, 1].
         mask_fraction: fraction of pixels set to 0, in [0, 1] (report 004: about 0.5).
+        mask_rescale: mask as torch's Dropout does, which report 004 used: the kept pixels
+            are also scaled by 1 / (1 - mask_fraction), so they may exceed 1. Needs a
+            mask_fraction in (0, 1).
 
     Raises:
         ValueError: for a non-positive sigma, a rotation outside (0, 180], or a fraction
@@ -38,9 +44,10 @@ class Corruption:
     gaussian_sigma: float | None = None
     salt_pepper: float | None = None
     mask_fraction: float | None = None
+    mask_rescale: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("rotation_degrees", "gaussian_sigma", "salt_pepper", "mask_fraction"):
+        for name in _CORRUPTIONS:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, number(value, name))
@@ -54,8 +61,17 @@ class Corruption:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
-        if all(getattr(self, f) is None for f in self.__dataclass_fields__):
+        if all(getattr(self, f) is None for f in _CORRUPTIONS):
             raise ValueError("a Corruption needs at least one of its four corruptions")
+        if not isinstance(self.mask_rescale, bool):
+            raise TypeError(f"mask_rescale must be True or False, got {self.mask_rescale!r}")
+        if self.mask_rescale and not (
+            self.mask_fraction is not None and 0 < self.mask_fraction < 1
+        ):
+            raise ValueError(
+                "mask_rescale scales the pixels a mask keeps: it needs a mask_fraction in "
+                f"(0, 1), got {self.mask_fraction}"
+            )
 
     @classmethod
     def report003(cls) -> Corruption:
@@ -64,9 +80,11 @@ class Corruption:
         return cls(rotation_degrees=15.0, gaussian_sigma=0.3)
 
     @classmethod
-    def report004(cls) -> Corruption:
-        """Report 004's: about half of the pixels zeroed."""
-        return cls(mask_fraction=0.5)
+    def report004(cls, *, dropout_scaling: bool = False) -> Corruption:
+        """Report 004's: half of the pixels zeroed. The report masked with torch's
+        Dropout(0.5), which also doubles the pixels it keeps: `dropout_scaling=True` does
+        that too; the default only zeroes, so the input stays an image in [0, 1]."""
+        return cls(mask_fraction=0.5, mask_rescale=dropout_scaling)
 
     def _native(self) -> Any:
         config = _native._C.CorruptionConfig()
@@ -74,12 +92,14 @@ class Corruption:
         config.gaussian_sigma = self.gaussian_sigma or 0.0
         config.salt_pepper = self.salt_pepper or 0.0
         config.mask_fraction = self.mask_fraction or 0.0
+        config.mask_rescale = self.mask_rescale
         config.validate()
         return config
 
 
 def corrupt(images: ArrayLike, corruption: Corruption, *, seed: int = 0) -> ArrayLike:
-    """Corrupted copies (float32 in [0, 1]) of images, as the denoising loop draws them.
+    """Corrupted copies (float32 in [0, 1]; above 1 where `mask_rescale` scales kept pixels)
+    of images, as the denoising loop draws them.
 
     Args:
         images: N x C x H x W (or N x H x W) uint8 or float images in [0, 1].

@@ -1,6 +1,6 @@
 // Corruptions for denoising autoencoders (reports 003, 004), applied per batch on the fly:
-// rotation, additive Gaussian noise, salt-and-pepper and random masking, in that order,
-// then clipped to [0,1]. Each is off at its zero value.
+// rotation, additive Gaussian noise and salt-and-pepper, clipped to [0,1], then random
+// masking. Each is off at its zero value.
 #pragma once
 
 #include <cstdint>
@@ -14,14 +14,17 @@ struct CorruptionConfig {
   double gaussian_sigma = 0.0;    // standard deviation of the additive noise
   double salt_pepper = 0.0;       // fraction of pixels set to 0 or 1 (half each, on average)
   double mask_fraction = 0.0;     // fraction of pixels set to 0 (report 004: about 0.5)
+  // Masking as torch's Dropout does it (report 004 masked with nn.Dropout): the kept pixels
+  // are also scaled by 1 / (1 - mask_fraction), so they may exceed 1.
+  bool mask_rescale = false;
 
   bool enabled() const {
     return rotation_degrees > 0 || gaussian_sigma > 0 || salt_pepper > 0 || mask_fraction > 0;
   }
 };
 
-// Throws InvalidArgument for a negative or non-finite σ, a rotation outside [0, 180], or a
-// fraction outside [0, 1].
+// Throws InvalidArgument for a negative or non-finite σ, a rotation outside [0, 180], a
+// fraction outside [0, 1], or mask_rescale without a mask fraction in (0, 1).
 void validate(const CorruptionConfig& config);
 
 // Corrupted copy of `clean` (N×C×H×W float32 in [0,1]); the draws come from `generator`.

@@ -88,11 +88,12 @@ def _dae_flags(parser: argparse.ArgumentParser) -> None:
         "half the pixels masked; none: only the flags below (default: report003)",
     )
     for field in dataclasses.fields(udl.Corruption):
-        group.add_argument(
-            "--" + field.name.replace("_", "-"),
-            type=float,
-            help=f"{field.name.replace('_', ' ')} (overrides the preset's)",
-        )
+        flag = "--" + field.name.replace("_", "-")
+        text = f"{field.name.replace('_', ' ')} (overrides the preset's)"
+        if field.type == "bool":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            group.add_argument(flag, type=float, help=text)
 
 
 def _finetune_flags(parser: argparse.ArgumentParser) -> None:
