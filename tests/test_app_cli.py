@@ -275,6 +275,15 @@ def test_train_dae_reports_the_psnr_gain(small_fashion: list, tmp_path: Path) ->
     assert 'preset = "report004"' in settings and "gaussian_sigma = 0.1" in settings
 
 
+def test_train_dae_masks_as_dropout_does(small_fashion: list, tmp_path: Path) -> None:
+    # Its inputs leave [0, 1]: the figure of denoised images must still be drawn.
+    run = tmp_path / "run"
+    args = ["train", "dae", *FAST, "--preset", "report004", "--mask-rescale"]
+    assert cli.main([*args, "--out", str(run)]) == 0
+    assert "mask_rescale = true" in (run / "config.toml").read_text()
+    assert (run / "figures" / "reconstructions.png").is_file()
+
+
 def test_train_dae_without_any_corruption_exits_2(
     small_fashion: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

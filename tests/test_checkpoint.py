@@ -230,3 +230,5 @@ def test_a_resumed_run_continues_its_learning_rate_schedule(
         udl.train_cae(small_train, checkpoint=checkpoint, callback=_stop_at(2), **settings)
     resumed = udl.train_cae(small_train, checkpoint=checkpoint, resume=True, **settings)
     assert _losses(resumed.history) == _losses(uninterrupted.history)
+    constant = udl.train_cae(small_train, **{**settings, "lr_schedule": "constant"})
+    assert _losses(constant.history) != _losses(uninterrupted.history)  # it was applied

@@ -136,6 +136,22 @@ def test_dropout_style_masking_scales_the_kept_pixels_as_torch_dropout(p: float)
     assert out.mean() == pytest.approx(0.8, rel=0.01)
 
 
+def test_denoise_takes_rescaled_inputs_and_figures_show_them_in_range(
+    fashion: udl.datasets.Dataset,
+) -> None:
+    corruption = Corruption.report004(dropout_scaling=True)
+    model = udl.Autoencoder(udl.AutoencoderSpec.conv_autoencoder(4, 3))
+    images = fashion.test.images[:6]
+    corrupted, denoised = udl.corruption.denoise(model, images, corruption, seed=2)
+    assert corrupted.max() > 1.0 and denoised.shape == (6, 1, 28, 28)
+    np.testing.assert_allclose(denoised, model._model.reconstruct(corrupted))
+    shown = corruption.displayed(corrupted)
+    assert shown.max() <= 1.0
+    np.testing.assert_allclose(
+        shown, corrupt(images, Corruption.report004(), seed=2), rtol=1e-6, atol=1e-7
+    )
+
+
 def test_report004_offers_both_kinds_of_masking() -> None:
     assert Corruption.report004() == Corruption(mask_fraction=0.5)
     assert Corruption.report004(dropout_scaling=True) == Corruption(

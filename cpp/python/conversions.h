@@ -45,9 +45,15 @@ inline torch::Tensor as_tensor(const py::array& array, const char* what) {
 // A tensor as a NumPy array sharing its memory; the array owns a reference to the tensor.
 inline py::array as_numpy(torch::Tensor tensor) {
   tensor = tensor.contiguous();
-  py::dtype dtype = tensor.scalar_type() == torch::kUInt8   ? py::dtype::of<uint8_t>()
-                    : tensor.scalar_type() == torch::kInt64 ? py::dtype::of<int64_t>()
-                                                            : py::dtype::of<float>();
+  const torch::ScalarType type = tensor.scalar_type();
+  if (!tensor.is_cpu() ||
+      (type != torch::kUInt8 && type != torch::kInt64 && type != torch::kFloat32)) {
+    throw std::logic_error(std::string("as_numpy takes uint8, int64 or float32 CPU tensors, got ") +
+                           c10::toString(type) + " on " + tensor.device().str());
+  }
+  py::dtype dtype = type == torch::kUInt8   ? py::dtype::of<uint8_t>()
+                    : type == torch::kInt64 ? py::dtype::of<int64_t>()
+                                            : py::dtype::of<float>();
   std::vector<py::ssize_t> shape(tensor.sizes().begin(), tensor.sizes().end());
   std::vector<py::ssize_t> strides;
   for (int64_t s : tensor.strides()) strides.push_back(s * tensor.element_size());

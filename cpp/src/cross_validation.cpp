@@ -182,6 +182,7 @@ CrossValidationResult cross_validate(const AutoencoderSpec& spec, const ImageSet
   CrossValidationResult result;
   if (!progress_path.empty() && config.resume && std::filesystem::exists(progress_path)) {
     read_progress(progress_path, identity, spec, fold_seed, result);
+    result.best_model->move_to(device);  // where the folds trained this run go too
   }
   for (int64_t i = static_cast<int64_t>(result.folds.size()); i < cv.folds; ++i) {
     std::vector<torch::Tensor> others;

@@ -82,6 +82,11 @@ AutocastGuard::AutocastGuard(Precision precision, const torch::Device& device)
   if (!active_) return;
   was_enabled_ = at::autocast::is_autocast_enabled(torch::kCUDA);
   previous_dtype_ = at::autocast::get_autocast_dtype(torch::kCUDA);
+  was_caching_ = at::autocast::is_autocast_cache_enabled();
+  // The cache of bf16 weight copies lives until the region ends; one region spans a whole
+  // epoch of optimizer steps, so cached copies would go stale (and, made under no_grad,
+  // would cut the weights off from their gradients): cast afresh every time instead.
+  at::autocast::set_autocast_cache_enabled(false);
   at::autocast::set_autocast_enabled(torch::kCUDA, true);
   at::autocast::set_autocast_dtype(torch::kCUDA, at::kBFloat16);
   at::autocast::increment_nesting();
@@ -93,6 +98,7 @@ AutocastGuard::~AutocastGuard() {
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   at::autocast::set_autocast_enabled(torch::kCUDA, was_enabled_);
   at::autocast::set_autocast_dtype(torch::kCUDA, previous_dtype_);
+  at::autocast::set_autocast_cache_enabled(was_caching_);
 }
 
 }  // namespace udl

@@ -114,7 +114,8 @@ torch::Tensor infer_in_batches(torch::nn::Module& model, const torch::Tensor& in
     torch::Tensor batch =
         input.slice(0, begin, std::min(input.size(0), begin + batch_size)).to(device);
     if (batch.scalar_type() == torch::kUInt8) batch = batch.to(torch::kFloat32).div_(255.0);
-    outputs.push_back(step(batch).to(torch::kCPU));
+    // float32 also when autocast computed it in bf16 (the GAN's samples of a bf16 run).
+    outputs.push_back(step(batch).to(torch::kCPU, torch::kFloat32));
   }
   return torch::cat(outputs);
 }

@@ -54,11 +54,10 @@ double scheduled_learning_rate(LrSchedule schedule, double lr, int64_t step, int
   if (schedule == LrSchedule::kCosine) return anneal(lr, 0.0, t / static_cast<double>(total));
   const double initial = lr / 25.0;
   const double final_lr = initial / 1e4;
-  const double peak = 0.3 * static_cast<double>(total) - 1.0;  // the warm-up's last step
-  if (t <= peak && peak > 0) return anneal(initial, lr, t / peak);
-  return anneal(
-      lr, final_lr,
-      (t - std::max(peak, 0.0)) / (static_cast<double>(total) - 1.0 - std::max(peak, 0.0)));
+  // The warm-up's last step; below 0 for 3 batches or fewer, which then only anneal.
+  const double peak = 0.3 * static_cast<double>(total) - 1.0;
+  if (t <= peak) return anneal(initial, lr, t / peak);
+  return anneal(lr, final_lr, (t - peak) / (static_cast<double>(total) - 1.0 - peak));
 }
 
 namespace detail {

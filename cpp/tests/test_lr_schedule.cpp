@@ -42,6 +42,21 @@ TEST(LrSchedule, OneCycleMatchesTorchsOneCycleLR) {
               2 * mid_warmup, 1e-5);
 }
 
+// Values printed by torch 2.13's OneCycleLR(max_lr=0.01, total_steps=T, cycle_momentum=False).
+TEST(LrSchedule, OneCycleAnnealsAsTorchDoes) {
+  const double lr = 0.01;
+  EXPECT_NEAR(scheduled_learning_rate(LrSchedule::kOneCycle, lr, 50, 100), 0.00793893450575732,
+              1e-15);
+  EXPECT_NEAR(scheduled_learning_rate(LrSchedule::kOneCycle, lr, 75, 100), 0.0026306861650082568,
+              1e-15);
+  // Three batches or fewer have no warm-up step: torch starts annealing at once.
+  EXPECT_NEAR(scheduled_learning_rate(LrSchedule::kOneCycle, lr, 0, 3), 0.009944154354509118,
+              1e-15);
+  EXPECT_NEAR(scheduled_learning_rate(LrSchedule::kOneCycle, lr, 1, 3), 0.00462637102666975, 1e-15);
+  EXPECT_NEAR(scheduled_learning_rate(LrSchedule::kOneCycle, lr, 0, 2), 0.00811745653949763, 1e-15);
+  EXPECT_NEAR(scheduled_learning_rate(LrSchedule::kOneCycle, lr, 1, 2), 4e-08, 1e-15);
+}
+
 TEST(LrSchedule, AStepPastTheEndKeepsTheLastRate) {
   EXPECT_DOUBLE_EQ(scheduled_learning_rate(LrSchedule::kCosine, 1.0, 150, 100),
                    scheduled_learning_rate(LrSchedule::kCosine, 1.0, 99, 100));

@@ -14,7 +14,7 @@ from udl._arrays import ArrayLike, as_numpy, images_for, like
 from udl._checks import number
 from udl._checks import seed as check_seed
 
-__all__ = ["Corruption", "corrupt"]
+__all__ = ["Corruption", "corrupt", "denoise"]
 
 # The fields that each switch a corruption on.
 _CORRUPTIONS = ("rotation_degrees", "gaussian_sigma", "salt_pepper", "mask_fraction")
@@ -86,6 +86,13 @@ class Corruption:
         that too; the default only zeroes, so the input stays an image in [0, 1]."""
         return cls(mask_fraction=0.5, mask_rescale=dropout_scaling)
 
+    def displayed(self, corrupted: np.ndarray) -> np.ndarray:
+        """Corrupted images as a figure shows them, in [0, 1]: with `mask_rescale` the kept
+        pixels scaled back (the masked image itself), else unchanged."""
+        if not self.mask_rescale or self.mask_fraction is None:
+            return corrupted
+        return corrupted * np.float32(1.0 - self.mask_fraction)
+
     def _native(self) -> Any:
         config = _native._C.CorruptionConfig()
         config.rotation_degrees = self.rotation_degrees or 0.0
@@ -114,6 +121,20 @@ def corrupt(images: ArrayLike, corruption: Corruption, *, seed: int = 0) -> Arra
     array = as_numpy(images, "images")
     array = images_for(array, _shape_of(array))
     return like(_native._C.corrupt(array, corruption._native(), check_seed(seed)), images)
+
+
+def denoise(
+    model: Any, images: ArrayLike, corruption: Corruption, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`images` corrupted as the denoising loop draws them, and `model`'s reconstructions
+    of those: what a denoiser's figure shows. Unlike `model.reconstruct`, it takes the
+    corrupted inputs whatever their range (`mask_rescale` lifts kept pixels above 1).
+
+    Returns:
+        (corrupted, denoised), each N x C x H x W float32 NumPy arrays.
+    """
+    corrupted = np.asarray(corrupt(as_numpy(images, "images"), corruption, seed=seed))
+    return corrupted, model._model.reconstruct(np.ascontiguousarray(corrupted))
 
 
 def _shape_of(images: np.ndarray) -> tuple[int, int, int]:

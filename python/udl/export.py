@@ -154,6 +154,7 @@ def _onnx(module: nn.Module, method: str, example: Any, target: str) -> None:
             input_names=["input"],
             output_names=["output"],
             dynamic_shapes=_batch_dimension(),
+            dynamo=True,  # the default from torch 2.9 on; dynamic_shapes needs it before
             external_data=False,
             verbose=False,
         )

@@ -60,6 +60,7 @@ class AutocastGuard {
  private:
   bool active_ = false;
   bool was_enabled_ = false;
+  bool was_caching_ = true;
   at::ScalarType previous_dtype_ = at::kHalf;
 };
 

@@ -94,7 +94,7 @@ void append_decoder(torch::nn::Sequential& stage, const AutoencoderSpec& spec,
 
 // Inference in batches of `batch_size` with gradients off and `model` in eval mode, on the
 // model's device; uint8 input (0..255) becomes float32 in [0,1] batch by batch there. The
-// output is on the CPU. Throws InvalidArgument for a batch size <= 0.
+// output is float32 on the CPU. Throws InvalidArgument for a batch size <= 0.
 torch::Tensor infer_in_batches(torch::nn::Module& model, const torch::Tensor& input,
                                int64_t batch_size,
                                const std::function<torch::Tensor(const torch::Tensor&)>& step);

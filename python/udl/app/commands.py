@@ -423,8 +423,8 @@ def _reconstruction_figure(
     if corruption is None:
         rows = {"reconstruction": np.asarray(model.reconstruct(shown))}
     else:
-        corrupted = np.asarray(udl.corrupt(shown, corruption, seed=0))
-        rows = {"corrupted": corrupted, "denoised": np.asarray(model.reconstruct(corrupted))}
+        corrupted, denoised = udl.corruption.denoise(model, shown, corruption)
+        rows = {"corrupted": corruption.displayed(corrupted), "denoised": denoised}
     run.save_figure(udl.figures.reconstruction_rows(shown, rows), "reconstructions")
 
 

@@ -27,7 +27,7 @@ from udl.app.progress import Mode, Progress
 from udl.app.report import write_report
 from udl.app.runs import RunFolder
 from udl.classifiers import finetune_classifier, train_classifier
-from udl.corruption import Corruption, corrupt
+from udl.corruption import Corruption, denoise
 from udl.gan import train_gan
 from udl.loading import load_model
 from udl.training import train_autoencoder, train_dae
@@ -321,7 +321,7 @@ def _denoiser_stage(c: Context) -> dict[str, Any]:
         )
     result.model.save(c.model_path("denoiser"))
     shown = c.test_images()[:SHOWN_IMAGES]
-    corrupted = np.asarray(corrupt(shown, corruption, seed=c.seed))
+    corrupted, denoised = denoise(result.model, shown, corruption, seed=c.seed)
     scores = result.test_denoising
     return {
         "metrics": {**dataclasses.asdict(scores), "psnr_gain": scores.psnr_gain},
@@ -330,10 +330,7 @@ def _denoiser_stage(c: Context) -> dict[str, Any]:
             c.figure(
                 figures.reconstruction_rows(
                     shown,
-                    {
-                        "corrupted": corrupted,
-                        "denoised": np.asarray(result.model.reconstruct(corrupted)),
-                    },
+                    {"corrupted": corruption.displayed(corrupted), "denoised": denoised},
                 ),
                 "denoiser",
                 "Denoiser: clean test images, corrupted (Gaussian noise sigma 0.3, rotation "
