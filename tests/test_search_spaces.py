@@ -22,6 +22,7 @@ from udl.search_spaces import (
     TrialPlan,
     report000_space,
     report001_space,
+    report002_space,
     report003_space,
 )
 
@@ -158,6 +159,29 @@ def test_report000_needs_every_parameter() -> None:
 
 
 # --- report 001 ---------------------------------------------------------------------------
+
+
+# --- report 002 ---------------------------------------------------------------------------
+
+REPORT002_BEST = {"nf": 8, "latent_dim": 14, "optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-5}
+
+
+def test_report002_holds_the_reports_best_trial() -> None:
+    plan = report002_space(FixedTrial(REPORT002_BEST))
+    assert plan.spec == udl.AutoencoderSpec.conv_autoencoder(8, 14)
+    assert plan.training == {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-5}
+
+
+def test_report002_samples_momentum_for_sgd_only() -> None:
+    sgd = {**REPORT002_BEST, "optimizer": "sgd", "momentum": 0.9}
+    assert report002_space(FixedTrial(sgd)).training["momentum"] == 0.9
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(40):
+        trial = study.ask()
+        plan = report002_space(trial)
+        assert ("momentum" in trial.params) == (plan.training["optimizer"] == "sgd")
+        assert 2 <= plan.spec.latent_dim <= 16 and 1e-4 <= plan.training["lr"] <= 1e-1
+        study.tell(trial, 0.0)
 
 
 def test_report001_builds_the_fixed_architecture() -> None:

@@ -380,6 +380,14 @@ def test_folds_below_two_raise(images600, tmp_path: Path) -> None:
         udl.tune(images600, "report000", n_trials=1, folds=1, run_dir=tmp_path, **LIGHT)
 
 
+def test_the_report002_preset_is_a_random_search_of_20_trials(images600, tmp_path: Path) -> None:
+    preset = udl.tuning.SEARCHES["report002"]
+    assert preset.n_trials == 20 and preset.folds is None
+    result = udl.tune(images600, "report002", n_trials=3, run_dir=tmp_path, epochs=1, **LIGHT)
+    assert isinstance(result.study.sampler, optuna.samplers.RandomSampler)
+    assert len(result.study.trials) == 3
+
+
 def test_the_report003_grid_with_six_folds(images600, tmp_path: Path) -> None:
     result = udl.tune(images600, "report003", run_dir=tmp_path, epochs=1, **LIGHT)
     trials = result.study.trials

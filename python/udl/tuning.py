@@ -38,6 +38,7 @@ from udl.search_spaces import (
     TrialPlan,
     report000_space,
     report001_space,
+    report002_space,
     report003_space,
 )
 from udl.training import DataLike, EpochRecord, _resolve_data, _train_config, train_autoencoder
@@ -61,6 +62,7 @@ class Search:
     folds: int | None = None
     n_trials: int = 100
     grid: dict[str, list[Any]] | None = None  # GridSampler's grid, if a grid search
+    random: bool = False  # a random search (RandomSampler) rather than TPE
     time_penalty: float = 0.0  # per minute of training, added to the objective
     latent_penalty: float = 0.0  # per latent dimension
     description: str = ""
@@ -80,6 +82,13 @@ SEARCHES: dict[str, Search] = {
         latent_penalty=1e-2,
         description="13-dimension architecture search, 5-fold CV, time and latent penalties "
         "(report 001)",
+    ),
+    "report002": Search(
+        report002_space,
+        n_trials=20,
+        random=True,
+        description="random search of 20 trials: CAE nf/latent, Adam or SGD with momentum, "
+        "lr/weight decay (report 002)",
     ),
     "report003": Search(
         report003_space,
@@ -176,8 +185,8 @@ def tune(
     Args:
         data: the data to tune on (as for `udl.train_autoencoder`); only its training set is
             used: a validation split per trial, or k folds.
-        search: "report000", "report001", "report003" (see SEARCHES), a Search, or a search
-            space function (trial, input_shape) -> TrialPlan.
+        search: "report000", "report001", "report002", "report003" (see SEARCHES), a
+            Search, or a search space function (trial, input_shape) -> TrialPlan.
         n_trials: finished (complete or pruned) trials the study should hold; a resumed
             study runs only the rest. Default: the search's own count.
         folds: k >= 2 for k-fold cross-validation per trial (default: the search's own;
@@ -193,8 +202,9 @@ def tune(
             0..i is reported at step i (steps 0..k-2). A non-finite loss is not reported (a
             diverged trial is pruned with its stop reason). Multi-objective studies cannot
             prune.
-        sampler: an Optuna sampler (default: TPE; GridSampler for a grid search; NSGA-II
-            for several objectives), seeded by `seed`.
+        sampler: an Optuna sampler (default: TPE; RandomSampler for a random search such
+            as report002; GridSampler for a grid search; NSGA-II for several objectives),
+            seeded by `seed`.
         objectives: ("val_loss",), or with "latent_dim" and/or "minutes" for a
             multi-objective study (all minimised); `result.pareto_front` holds the front.
         time_penalty: added to the loss per minute of training; with k folds, per minute of
@@ -533,6 +543,8 @@ def _default_sampler(preset: Search, n_objectives: int, seed: int) -> optuna.sam
 
     if preset.grid is not None:
         return optuna.samplers.GridSampler(preset.grid, seed=seed)
+    if preset.random:
+        return optuna.samplers.RandomSampler(seed=seed)
     if n_objectives > 1:
         return optuna.samplers.NSGAIISampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
