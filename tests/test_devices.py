@@ -314,27 +314,17 @@ def test_bf16_trains_on_cuda_and_is_refused_elsewhere(images: np.ndarray, device
         udl.train_cae(images, epochs=1, precision="fp8", device=device, **SMALL)
 
 
+def _udl(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The `udl` command run with `arguments` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "udl", *arguments], capture_output=True, text=True, timeout=120
+    )
+
+
 def test_the_command_takes_device(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "run"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "udl",
-            "train",
-            "cae",
-            "--epochs",
-            "1",
-            "--subset",
-            "256",
-            "--device",
-            "gpu",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = _udl(
+        "train", "cae", "--epochs", "1", "--subset", "256", "--device", "gpu", "--out", str(out)
     )
     assert done.returncode == 2, done.stderr
     assert 'device must be "cpu", "cuda", "cuda:N" or "auto"' in done.stderr
@@ -342,25 +332,8 @@ def test_the_command_takes_device(tmp_path: Path, data_dir: Path) -> None:
 
 def test_the_command_trains_on_the_device_it_is_given(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "run"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "udl",
-            "train",
-            "vae",
-            "--epochs",
-            "1",
-            "--subset",
-            "256",
-            "--device",
-            "auto",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = _udl(
+        "train", "vae", "--epochs", "1", "--subset", "256", "--device", "auto", "--out", str(out)
     )
     assert done.returncode == 0, done.stderr
     assert 'device = "auto"' in (out / "config.toml").read_text(encoding="utf-8")

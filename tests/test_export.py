@@ -216,6 +216,11 @@ def test_bad_format_or_part_is_refused_before_writing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_onto_a_folder_names_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="it is a folder; name a file"):
+        MODELS["cae"]().export(tmp_path)
+
+
 def test_export_replaces_a_file_whole(tmp_path: Path) -> None:
     path = tmp_path / "model.pt"
     path.write_bytes(b"an older file")

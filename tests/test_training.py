@@ -333,6 +333,9 @@ BAD_VALUES = [
     ({"lr_patience": 0}, ValueError, "lr_patience must be >= 1, got 0"),
     ({"lr_patience": 1.5}, TypeError, "lr_patience must be an integer"),
     # learning-rate schedules
+    ({"lr_schedule": 1}, TypeError, "lr_schedule must be one of constant, cosine, onecycle, got 1"),
+    ({"optimizer": 3}, TypeError, "optimizer must be one of adam, sgd, got 3"),
+    ({"precision": None}, TypeError, "precision must be one of fp32, bf16, got None"),
     ({"lr_schedule": "linear"}, ValueError, "unknown lr_schedule 'linear' \\(expected 'constant'"),
     (
         {"lr_schedule": "cosine", "lr_decay": 0.5},

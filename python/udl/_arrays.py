@@ -80,10 +80,13 @@ def save_atomically(write: Callable[[str], None], path: str | os.PathLike[str]) 
 
     Raises:
         FileNotFoundError: if the folder of `path` does not exist.
+        IsADirectoryError: if `path` is a folder.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save the model to {path}: no folder {path.parent}")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save the model to {path}: it is a folder; name a file")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(str(tmp))

@@ -4,6 +4,7 @@ argument, before anything reaches the native core."""
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -21,6 +22,14 @@ def integer(value: Any, name: str, minimum: int | None = None, maximum: int | No
 def seed(value: Any, name: str = "seed") -> int:
     """A seed: an integer in [0, 2**64), what the native generators take."""
     return integer(value, name, minimum=0, maximum=2**64 - 1)
+
+
+def choice_name(value: Any, name: str, choices: Sequence[str]) -> str:
+    """A string naming one of `choices`; TypeError for anything else (the native core
+    names the choices for an unknown string)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def number(value: Any, name: str) -> float:

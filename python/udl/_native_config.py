@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from udl._checks import integer, number
+from udl._checks import choice_name, integer, number
 from udl._checks import seed as check_seed
 from udl.settings import LOOP_SETTINGS, loop_defaults
 
@@ -32,6 +32,9 @@ def fill_loop_config(
         if name not in LOOP_SETTINGS or name in unused:
             raise TypeError(f"{function}() got an unexpected keyword argument {name!r}")
     p = loop_defaults(dict(overrides or {})) | dict(options)
+    for name, (kind, _) in LOOP_SETTINGS.items():  # the string settings of a fixed set
+        if typing.get_origin(kind) is typing.Literal:
+            choice_name(p[name], name, typing.get_args(kind))
     config.optimizer = p["optimizer"]
     config.learning_rate = number(p["lr"], "lr")
     config.momentum = number(p["momentum"], "momentum")
