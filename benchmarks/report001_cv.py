@@ -19,21 +19,8 @@ from sklearn.decomposition import PCA
 
 import udl
 
-BEST_ARCHITECTURE = udl.AutoencoderSpec(
-    conv_layers=[(6, 2, 1, 1), (12, 2, 1, 0), (17, 3, 3, 1)],
-    hidden_widths=[57],
-    latent_dim=6,
-    dropout=0.1905,
-)
-BEST_TRAINING = {
-    "loss": "bce",
-    "lr": 2.89e-3,
-    "weight_decay": 6.51e-7,
-    "batch_size": 383,
-    "patience": 13,
-    "prune_every": 5,
-    "prune_amounts": (0.398, 0.1, 0.214, 0.068),
-}
+BEST = udl.search_spaces.report001_best()
+BEST_ARCHITECTURE, BEST_TRAINING = BEST.spec, BEST.training
 
 
 def main() -> None:

@@ -240,3 +240,38 @@ def interrupted_at() -> Callable[[int, Callable[..., object]], Callable[..., obj
     """`interrupted_at(epoch, train)`: `train` (a udl.train_* function) raising
     KeyboardInterrupt right after epoch `epoch`'s callback, as Ctrl-C then would."""
     return _interrupted_at
+
+
+SMOKE_REPRODUCTION = ["reproduce", "--budget", "smoke", "--threads", "1"]
+
+
+@pytest.fixture
+def real_datasets(
+    fashion: udl.datasets.Dataset, mnist: udl.datasets.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """udl.datasets.load answers with the session's loaded datasets (no reading from disk)."""
+    loaded = {"fashion-mnist": fashion, "mnist": mnist}
+    monkeypatch.setattr(udl.datasets, "load", lambda name, data_dir=None, **_: loaded[name])
+
+
+@pytest.fixture(scope="session")
+def smoke_reproduction(
+    fashion: udl.datasets.Dataset,
+    mnist: udl.datasets.Dataset,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """One smoke reproduction of the five reports (600 training images each), made once for
+    the session; copy it before changing it."""
+    from udl.app import cli
+
+    run = tmp_path_factory.mktemp("smoke") / "reproduction"
+    loaded = {"fashion-mnist": fashion, "mnist": mnist}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(udl.datasets, "load", lambda name, data_dir=None, **_: loaded[name])
+            assert cli.main([*SMOKE_REPRODUCTION, "--out", str(run)]) == 0
+    finally:
+        torch.set_num_threads(previous)
+    return run

@@ -1,6 +1,6 @@
 """report.html in a real browser: Debian's Chromium, headless, opens a smoke reproduction's
-page and the checked-in quick one, and every image must decode and the figures-of-merit table
-must be there. A screenshot of each is kept in build/test-artifacts/."""
+page and the checked-in quick and standard ones, and every image must decode and every
+comparison table must be there. A screenshot of each is kept in build/test-artifacts/."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from udl.app import cli
-from udl.app.report import FIGURES_OF_MERIT
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
@@ -28,7 +25,7 @@ window.addEventListener("load", () => {
   const images = [...document.images];
   document.body.dataset.images = images.length;
   document.body.dataset.decoded = images.filter((i) => i.complete && i.naturalWidth > 0).length;
-  document.body.dataset.meritRows = document.querySelectorAll("#figures-of-merit tr").length;
+  document.body.dataset.comparisonRows = document.querySelectorAll("table.comparisons tr").length;
 });
 </script>
 """
@@ -58,7 +55,8 @@ def _check_in_browser(page: Path, tmp_path: Path, screenshot: str) -> None:
     embedded = page.read_text(encoding="utf-8").count("<img ")
     assert int(found["images"]) == embedded > 0
     assert int(found["decoded"]) == embedded  # every image loaded and decoded
-    assert int(found["merit-rows"]) == len(FIGURES_OF_MERIT) + 1
+    tables = re.findall(r'<table class="comparisons".*?</table>', page.read_text(), re.S)
+    assert tables and int(found["comparison-rows"]) == sum(t.count("<tr>") for t in tables)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / screenshot
@@ -68,16 +66,14 @@ def _check_in_browser(page: Path, tmp_path: Path, screenshot: str) -> None:
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 50_000
 
 
-def test_a_smoke_reproduction_renders_in_chromium(small_fashion: list, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    assert cli.main(["reproduce", "--budget", "smoke", "--threads", "1", "--out", str(run)]) == 0
-    _check_in_browser(run / "report.html", tmp_path, "smoke-report.png")
+def test_a_smoke_reproduction_renders_in_chromium(smoke_reproduction: Path, tmp_path: Path) -> None:
+    _check_in_browser(smoke_reproduction / "report.html", tmp_path, "smoke-report.png")
 
 
-def test_a_quick_report_is_checked_in() -> None:
-    assert CHECKED_IN, "docs/reproduce/<dataset>-quick/report.html is missing"
+def test_the_quick_and_standard_reports_are_checked_in() -> None:
+    assert {p.parent.name for p in CHECKED_IN} >= {"quick", "standard"}
 
 
 @pytest.mark.parametrize("page", CHECKED_IN, ids=[p.parent.name for p in CHECKED_IN])
-def test_the_checked_in_quick_report_renders_in_chromium(page: Path, tmp_path: Path) -> None:
+def test_the_checked_in_reports_render_in_chromium(page: Path, tmp_path: Path) -> None:
     _check_in_browser(page, tmp_path, f"{page.parent.name}.png")

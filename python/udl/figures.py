@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "confusion_matrix",
+    "gan_loss_curves",
     "image_grid",
     "latent_grids_side_by_side",
     "loss_curves",
@@ -136,6 +137,51 @@ def loss_curves(history: Any, *, title: str | None = None, log_y: bool = False) 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def gan_loss_curves(history: Any, *, title: str | None = None) -> Figure:
+    """A GAN's generator and discriminator loss per epoch (report 000's and 003's figure).
+
+    Args:
+        history: `GanResult.history`: records with ``epoch``, ``generator_loss`` and
+            ``discriminator_loss``.
+        title: the figure's title.
+
+    Raises:
+        udl.InvalidArgument: for an empty history or records without those fields.
+    """
+    records = list(history)
+    if not records:
+        raise errors.InvalidArgument("the history is empty: train at least one epoch")
+    fields = ("epoch", "generator_loss", "discriminator_loss")
+    missing = [f for f in fields if not hasattr(records[0], f)]
+    if missing:
+        raise errors.InvalidArgument(
+            f"GAN history records need {', '.join(fields)}; "
+            f"{type(records[0]).__name__} has no {', '.join(missing)}"
+        )
+    epochs = [r.epoch for r in records]
+    fig = _new_figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(
+        epochs, [r.generator_loss for r in records], marker="o", markersize=3, label="generator"
+    )
+    ax.plot(
+        epochs,
+        [r.discriminator_loss for r in records],
+        marker="o",
+        markersize=3,
+        label="discriminator",
+    )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("BCE loss")
     ax.legend()
     if title:
         ax.set_title(title)

@@ -18,10 +18,14 @@ if TYPE_CHECKING:  # a space only calls the trial it is given: Optuna is not imp
     import optuna
 
 __all__ = [
+    "REPORT000_BEST",
+    "REPORT002_BEST",
     "REPORT003_GRID",
     "SearchSpace",
     "TrialPlan",
     "report000_space",
+    "report001_basic",
+    "report001_best",
     "report001_space",
     "report002_space",
     "report003_space",
@@ -113,6 +117,63 @@ def report001_space(trial: optuna.Trial, input_shape: Sequence[int] = (1, 28, 28
         ),
     }
     return TrialPlan(spec, training)
+
+
+#: Report 000's best trial after its 100 (parameters of `report000_space`).
+REPORT000_BEST: dict[str, Any] = {
+    "nf": 16,
+    "latent_dim": 10,
+    "optimizer": "adam",
+    "lr": 4e-3,
+    "weight_decay": 1e-5,
+}
+
+#: Report 002's best trial of its random search (parameters of `report002_space`).
+REPORT002_BEST: dict[str, Any] = {
+    "nf": 8,
+    "latent_dim": 14,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "weight_decay": 1e-5,
+}
+
+
+def report001_best(input_shape: Sequence[int] = (1, 28, 28)) -> TrialPlan:
+    """Report 001's best architecture after 60 trials: channels 6, 12, 17; kernels 2, 2, 3;
+    strides 1, 1, 3; paddings 1, 0, 1; one hidden layer of 57 with dropout 0.1905 (encoder);
+    latent 6; pruning every 5 epochs with amounts 0.398, 0.1, 0.214, 0.068 (encoder linear,
+    encoder conv, decoder linear, decoder conv); BCE; Adam 2.89e-3, weight decay 6.51e-7;
+    batch 383; patience 13."""
+    spec = AutoencoderSpec(
+        conv_layers=((6, 2, 1, 1), (12, 2, 1, 0), (17, 3, 3, 1)),
+        hidden_widths=(57,),
+        latent_dim=6,
+        input_shape=tuple(input_shape),
+        dropout=0.1905,
+    )
+    training = {
+        "loss": "bce",
+        "lr": 2.89e-3,
+        "weight_decay": 6.51e-7,
+        "batch_size": 383,
+        "patience": 13,
+        "prune_every": 5,
+        "prune_amounts": (0.398, 0.1, 0.214, 0.068),
+    }
+    return TrialPlan(spec, training)
+
+
+def report001_basic(input_shape: Sequence[int] = (1, 28, 28)) -> TrialPlan:
+    """Report 001's basic CAE: convolutions of 8, 16, 32 channels (kernel 3, stride 2,
+    paddings 1, 1, 0), hidden layers of 128 and 16, latent 4; MSE, Adam 1e-3, weight decay
+    1e-5, batch 256."""
+    spec = AutoencoderSpec(
+        conv_layers=((8, 3, 2, 1), (16, 3, 2, 1), (32, 3, 2, 0)),
+        hidden_widths=(128, 16),
+        latent_dim=4,
+        input_shape=tuple(input_shape),
+    )
+    return TrialPlan(spec, {"lr": 1e-3, "weight_decay": 1e-5, "batch_size": 256})
 
 
 #: Report 003's grid: learning rate x latent dimension (15 cells).

@@ -66,9 +66,10 @@ def _command_parser(
     return parser
 
 
-def _data_flags(parser: argparse.ArgumentParser, *, labelled: bool = False) -> None:
+def _data_flags(parser: argparse.ArgumentParser, *, dataset: bool = True) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="fashion-mnist", choices=DATASETS, help="dataset")
+    if dataset:  # `udl reproduce` runs each report on its own dataset
+        data.add_argument("--dataset", default="fashion-mnist", choices=DATASETS, help="dataset")
     data.add_argument(
         "--data-dir", help="folder of the IDX files (default: $UDL_DATA_DIR, then the cache)"
     )
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Unsupervised deep learning, compiled: autoencoders, VAEs, GANs and classifiers "
             "trained by a LibTorch core.\n\n"
-            "  udl reproduce --budget quick      the reports' whole study, as report.html\n"
+            "  udl reproduce --budget quick      the five reports' studies, as report.html\n"
             "  udl train cae --epochs 5          one model, with its run folder\n"
             "  udl tune --search report000       an Optuna study (resumable)\n"
             "  udl COMMAND --help                every flag of a command, with its default"
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, description, add_flags, needs_data) in c.COMMANDS.items():
         sub = _command_parser(commands, name, help_text, description, run_folder=needs_data)
         if needs_data:
-            _data_flags(sub)
+            _data_flags(sub, dataset=name != "reproduce")
         add_flags(sub)
     return parser
 

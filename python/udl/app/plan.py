@@ -1,9 +1,11 @@
-"""What a `udl reproduce` run is, apart from how its stages run: the stages' names and titles
-in order, the budgets, and the settings that make two reproductions the same one.
+"""What a `udl reproduce` run is, apart from how its stages run: the five reports with their
+datasets and stages in order, the budgets, the comparisons with the reports' own numbers, and
+the settings that make two reproductions the same one.
 
 `reproduce` runs the stages and then has `report` write them up; `report` needs the stages'
-order and titles, `udl reproduce --help` the budgets' names. Both read them here, so neither
-`report` nor the parser imports `reproduce` (nor the library's training code behind it).
+order and titles and the comparisons, `udl reproduce --help` the budgets' and reports' names.
+All read them here, so neither `report` nor the parser imports `reproduce` (nor the library's
+training code behind it).
 """
 
 from __future__ import annotations
@@ -15,107 +17,432 @@ from typing import Any
 
 __all__ = [
     "BUDGETS",
+    "COMPARISONS",
+    "REPORTS",
     "SETTINGS_FILE",
-    "STAGE_TITLES",
     "Budget",
+    "Comparison",
+    "ReportPlan",
     "check_resumable",
+    "parse_reports",
     "settings_of",
+    "stage_file",
 ]
 
 #: The settings of a reproduction (`settings_of`), written first.
 SETTINGS_FILE = "stages/settings.json"
 
-#: The stages in order: name -> title. Later stages read earlier ones' files.
-STAGE_TITLES: dict[str, str] = {
-    "tune": "Tuning the CAE (report 000's search, median pruning)",
-    "cae": "The best CAE, retrained",
-    "latent": "Its latent space: PCA and t-SNE",
-    "classifiers": "Fine-tuned classifier against the from-scratch baseline",
-    "denoiser": "Denoising autoencoder",
-    "vae": "Variational autoencoder",
-    "gan": "GAN",
-    "quality": "Generation quality: Fréchet distance and Inception Score",
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """One report's part of a reproduction: its dataset and its stages (name -> title) in
+    order. Later stages read earlier ones' files."""
+
+    dataset: str
+    title: str
+    stages: dict[str, str]
+    #: what the page says about how the reproduction differs from the report
+    note: str = ""
+
+
+REPORTS: dict[str, ReportPlan] = {
+    "000": ReportPlan(
+        "fashion-mnist",
+        "Report 000: a tuned CAE, its latent space, transfer learning, a VAE and a fully "
+        "connected GAN",
+        {
+            "tune": "Report 000's search: TPE over nf, latent, optimizer, lr and weight decay, "
+            "median pruning",
+            "cae": "Report 000's best CAE (nf 16, latent 10, Adam 4e-3, weight decay 1e-5)",
+            "latent": "Its latent space: PCA and t-SNE",
+            "plane": "A CAE with a 2-d latent: its latent plane and decoded grid",
+            "classifiers": "Frozen-convolution fine-tuning against training from scratch",
+            "vae": "The beta = 0.8 VAE (nf 8, latent 2): latent scatter, CAE and VAE grids",
+            "gans": "Report 000's fully connected GAN and udl's DCGAN, on both datasets",
+        },
+    ),
+    "001": ReportPlan(
+        "mnist",
+        "Report 001: a framework with early stopping, pruning, dropout, iterative "
+        "autoencoding, a 13-dimension search and cross-validation",
+        {
+            "basic": "The basic CAE ([8, 16, 32], 128/16, latent 4)",
+            "ablations": "Ablations, each on the test set over several seeds",
+            "search": "The 13-dimension search under 5-fold cross-validation, with the "
+            "report's penalties",
+            "best": "The report's best architecture under 5-fold cross-validation",
+        },
+        note="Report 001 gives no test figures to compare with; its ablations and search "
+        "run here on subsets of MNIST with short trainings (see each stage).",
+    ),
+    "002": ReportPlan(
+        "fashion-mnist",
+        "Report 002: a random search, its best CAE, a batch-norm VAE, the latent spaces and a "
+        "two-layer head",
+        {
+            "search": "Report 002's random search (20 trials, median pruning, SGD momentum)",
+            "cae": "Its best configuration (latent 14, nf 8, Adam 1e-3, weight decay 1e-5)",
+            "vae": "The VAE with batch normalisation",
+            "latent": "PCA and t-SNE of the CAE and the VAE; samples of both",
+            "finetune": "The two-layer head on the frozen encoder, only the head trained",
+        },
+    ),
+    "003": ReportPlan(
+        "mnist",
+        "Report 003: a grid under 6-fold cross-validation, the encoder as the classifier, a "
+        "denoiser and a LeakyReLU GAN",
+        {
+            "grid": "The grid lr x latent under 6-fold cross-validation",
+            "best": "The grid's best cell trained under 6-fold cross-validation; its latent "
+            "table and PCA",
+            "classifier": "The encoder as the classifier (latent 10 = the classes)",
+            "denoiser": "The denoiser: Gaussian noise and rotation",
+            "gan": "Report 003's LeakyReLU GAN, on both datasets",
+        },
+    ),
+    "004": ReportPlan(
+        "mnist",
+        "Report 004: a CAE under k-fold cross-validation, a masking denoiser, a VAE and "
+        "fine-tuning",
+        {
+            "cv": "The CAE under 5-fold cross-validation",
+            "denoiser": "The denoiser with half the pixels zeroed: zeros only, and torch's "
+            "Dropout (kept pixels scaled by 2)",
+            "vae": "The VAE",
+            "finetune": "Fine-tuning a classifier on the CAE's encoder",
+        },
+        note="Report 004 gives no figures to compare with.",
+    ),
 }
+
+
+def stage_file(report: str, stage: str) -> str:
+    """Where a stage's outcome is written: it is done exactly when this file exists."""
+    return f"stages/{report}/{stage}.json"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the comparisons: the report's number beside udl's at the report's setting,
+    and udl's best where it has another recipe. `udl` and `best` are (stage, metrics key)."""
+
+    report: str
+    experiment: str
+    metric: str
+    reported: float | None  # None: the report has no number; `target` is udl's own bar
+    udl: tuple[str, str]
+    setting: str
+    higher_is_better: bool = False
+    target: float | None = None  # what udl must reach (default: the report's number)
+    best: tuple[str, str] | None = None
+    best_setting: str = ""
+
+    @property
+    def bar(self) -> float | None:
+        return self.reported if self.target is None else self.target
+
+    def holds(self, value: float | None) -> bool | None:
+        """Whether `value` reaches the bar (None when there is no value or no bar)."""
+        if value is None or self.bar is None:
+            return None
+        return value >= self.bar if self.higher_is_better else value <= self.bar
+
+
+def _gan_rows(report: str, stage: str, architecture: str, name: str) -> list[Comparison]:
+    rows = []
+    for dataset in ("fashion-mnist", "mnist"):
+        prefix = f"{architecture}_{dataset}"
+        setting = f"{name}, {dataset}, 10,000 samples"
+        rows += [
+            Comparison(
+                report,
+                f"{name} on {dataset}",
+                "smallest class share of the samples (no mode collapse)",
+                None,
+                (stage, f"{prefix}_smallest_class_share"),
+                setting,
+                higher_is_better=True,
+                target=0.04,
+            ),
+            Comparison(
+                report,
+                f"{name} on {dataset}",
+                "Fréchet distance to the test images",
+                None,
+                (stage, f"{prefix}_fid"),
+                setting,
+            ),
+            Comparison(
+                report,
+                f"{name} on {dataset}",
+                "Inception Score",
+                None,
+                (stage, f"{prefix}_inception_score"),
+                setting,
+                higher_is_better=True,
+            ),
+        ]
+    return rows
+
+
+#: Every comparison the page and `comparisons.csv` show, in the page's order.
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(
+        "000",
+        "CAE",
+        "test MSE",
+        None,
+        ("cae", "test_mse"),
+        "nf 16, latent 10, Adam 4e-3, weight decay 1e-5",
+        target=None,
+    ),
+    Comparison(
+        "000",
+        "fine-tuning, convolutions frozen, linear head",
+        "test accuracy",
+        0.87,
+        ("classifiers", "finetuned_accuracy"),
+        "the CAE above; its encoder's linear layers and a linear head trained",
+        higher_is_better=True,
+    ),
+    Comparison(
+        "000",
+        "fine-tuning against training from scratch",
+        "time per epoch, from scratch / fine-tuned",
+        4.0,
+        ("classifiers", "cost_ratio"),
+        "the same network and data; the report's 4x is for its whole run",
+        higher_is_better=True,
+        target=None,
+    ),
+    Comparison(
+        "000",
+        "classifier from scratch",
+        "test accuracy",
+        0.9156,
+        ("classifiers", "scratch_accuracy"),
+        "the CAE's encoder and a linear head, nothing frozen (the report: its homework 1 network)",
+        higher_is_better=True,
+        target=None,
+    ),
+    *_gan_rows("000", "gans", "fc", "report 000's fully connected GAN"),
+    *_gan_rows("000", "gans", "dcgan", "udl's DCGAN"),
+    Comparison(
+        "000",
+        "DCGAN against the fully connected GAN",
+        "Fréchet distance, DCGAN / FC GAN (Fashion-MNIST)",
+        None,
+        ("gans", "dcgan_to_fc_fid_fashion-mnist"),
+        "both trained here",
+        target=0.5,
+    ),
+    Comparison(
+        "000",
+        "DCGAN against the fully connected GAN",
+        "Fréchet distance, DCGAN / FC GAN (MNIST)",
+        None,
+        ("gans", "dcgan_to_fc_fid_mnist"),
+        "both trained here",
+        target=0.5,
+    ),
+    Comparison(
+        "002",
+        "its best configuration",
+        "test MSE",
+        0.0166,
+        ("cae", "test_mse"),
+        "latent 14, nf 8, Adam 1e-3, weight decay 1e-5",
+    ),
+    Comparison(
+        "002",
+        "two-layer head, only the head trained",
+        "test accuracy",
+        0.78,
+        ("finetune", "accuracy"),
+        "the CAE above, frozen; latent -> 64, ReLU -> 10, LogSoftmax, NLL",
+        higher_is_better=True,
+    ),
+    Comparison(
+        "003",
+        "the grid's best cell under 6-fold CV",
+        "mean validation MSE",
+        0.0135,
+        ("best", "mean_val_mse"),
+        "lr 1e-3, latent 10, Adam, nf 8",
+    ),
+    Comparison(
+        "003",
+        "the grid's best cell under 6-fold CV",
+        "mean training MSE",
+        0.014326,
+        ("best", "mean_train_mse"),
+        "lr 1e-3, latent 10, Adam, nf 8",
+        target=None,
+    ),
+    Comparison(
+        "003",
+        "the encoder as the classifier",
+        "test accuracy",
+        0.98369,
+        ("classifier", "accuracy"),
+        "the CAE's encoder with a 10-d latent, trained as the classifier",
+        higher_is_better=True,
+    ),
+    Comparison(
+        "003",
+        "denoiser, Gaussian noise and rotation",
+        "validation loss (MSE)",
+        0.058079,
+        ("denoiser", "best_val_loss"),
+        "the CAE of the grid's best cell; noise and rotation as on the page",
+    ),
+    *_gan_rows("003", "gan", "fc_leaky", "report 003's LeakyReLU GAN"),
+)
 
 
 @dataclass(frozen=True)
 class Budget:
-    """How much each stage trains. `None` subsets mean the whole set."""
+    """How much each stage trains. `None` image counts mean the whole set."""
 
-    tune_images: int | None  # training images the study sees
-    tune_trials: int
-    tune_epochs: int
-    train_images: int | None  # training images of every other stage
+    train_images: int | None  # training images of every stage but searches
     test_images: int | None
-    cae_epochs: int
-    classifier_epochs: int
+    search_images: int | None  # training images a search's trial sees
+    search_trials: int
+    search_epochs: int
+    cae_epochs: int  # a model at a report's setting
+    short_epochs: int  # each fold of a grid cell or of a cross-validation
+    ablation_epochs: int
+    ablation_seeds: int
     denoiser_epochs: int
+    classifier_epochs: int
     vae_epochs: int
-    gan_architecture: str
-    gan_epochs: int
-    feature_epochs: int  # the FID/IS feature network
-    generated: int  # images per generator for FID and IS
+    gan_epochs: int  # the fully connected GANs
+    dcgan_epochs: int
+    feature_epochs: int  # the FID/IS feature networks
+    generated: int  # images per generator for FID, IS and class shares
     tsne_points: int
+    #: report 001's searches and cross-validations run on this many images (its nets with
+    #: stride-1 convolutions are slow)
+    report001_images: int | None
+    report001_trials: int
 
 
 BUDGETS: dict[str, Budget] = {
     # Seconds: checks that every stage runs and the report renders; the numbers mean nothing.
     "smoke": Budget(
-        tune_images=600,
-        tune_trials=2,
-        tune_epochs=1,
         train_images=600,
-        test_images=500,
+        test_images=300,
+        search_images=300,
+        search_trials=2,
+        search_epochs=1,
         cae_epochs=1,
-        classifier_epochs=1,
+        short_epochs=1,
+        ablation_epochs=1,
+        ablation_seeds=2,
         denoiser_epochs=1,
+        classifier_epochs=1,
         vae_epochs=1,
-        gan_architecture="fc",
         gan_epochs=1,
+        dcgan_epochs=1,
         feature_epochs=1,
         generated=200,
         tsne_points=150,
+        report001_images=300,
+        report001_trials=2,
     ),
-    # Under ten minutes on a 2-core machine: a study on a subset, short trainings.
+    # At most ten minutes for all five reports on a 2-core machine: every stage, small.
     "quick": Budget(
-        tune_images=10_000,
-        tune_trials=12,
-        tune_epochs=3,
-        train_images=None,
-        test_images=None,
-        cae_epochs=8,
-        classifier_epochs=10,
-        denoiser_epochs=4,
-        vae_epochs=5,
-        gan_architecture="dcgan",
+        train_images=6_000,
+        test_images=2_000,
+        search_images=3_000,
+        search_trials=6,
+        search_epochs=2,
+        cae_epochs=4,
+        short_epochs=1,
+        ablation_epochs=2,
+        ablation_seeds=2,
+        denoiser_epochs=2,
+        classifier_epochs=3,
+        vae_epochs=3,
         gan_epochs=2,
-        feature_epochs=3,
-        generated=5_000,
-        tsne_points=2_000,
+        dcgan_epochs=1,
+        feature_epochs=2,
+        generated=2_000,
+        tsne_points=1_000,
+        report001_images=3_000,
+        report001_trials=4,
     ),
-    # The reports' own budget: report 000's 100 trials, tens of epochs per model.
-    "full": Budget(
-        tune_images=None,
-        tune_trials=100,
-        tune_epochs=10,
+    # Every comparison at the reports' own settings, all five in about 90 minutes on 2 cores.
+    "standard": Budget(
         train_images=None,
         test_images=None,
+        search_images=12_000,
+        search_trials=20,
+        search_epochs=3,
         cae_epochs=30,
-        classifier_epochs=20,
-        denoiser_epochs=20,
-        vae_epochs=30,
-        gan_architecture="dcgan",
+        short_epochs=3,
+        ablation_epochs=10,
+        ablation_seeds=3,
+        denoiser_epochs=10,
+        classifier_epochs=30,
+        vae_epochs=20,
         gan_epochs=20,
+        dcgan_epochs=3,
+        feature_epochs=8,
+        generated=10_000,
+        tsne_points=3_000,
+        report001_images=12_000,
+        report001_trials=10,
+    ),
+    # The reports' own budgets (hours).
+    "full": Budget(
+        train_images=None,
+        test_images=None,
+        search_images=None,
+        search_trials=100,
+        search_epochs=10,
+        cae_epochs=100,
+        short_epochs=20,
+        ablation_epochs=30,
+        ablation_seeds=5,
+        denoiser_epochs=40,
+        classifier_epochs=40,
+        vae_epochs=30,
+        gan_epochs=100,
+        dcgan_epochs=20,
         feature_epochs=15,
         generated=10_000,
         tsne_points=5_000,
+        report001_images=None,
+        report001_trials=60,
     ),
 }
 
 
-def settings_of(dataset: str, budget: str, seed: int, subset: int | None) -> dict[str, Any]:
-    """What makes two reproductions the same one (stored in stages/settings.json)."""
-    return {"dataset": dataset, "budget": budget, "seed": seed, "subset": subset}
+def parse_reports(text: str | None) -> tuple[str, ...]:
+    """ "001,003" -> ("001", "003"), in the reports' order; None or "all" -> every report.
+
+    Raises:
+        ValueError: naming an unknown or repeated report.
+    """
+    if text is None or text.strip() == "all":
+        return tuple(REPORTS)
+    chosen = [word.strip() for word in text.split(",") if word.strip()]
+    unknown = [word for word in chosen if word not in REPORTS]
+    if unknown or not chosen:
+        raise ValueError(
+            f"unknown report {', '.join(map(repr, unknown)) or repr(text)}: choose from "
+            f"{', '.join(REPORTS)} (comma-separated) or all"
+        )
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"a report is named twice in {text!r}")
+    return tuple(name for name in REPORTS if name in chosen)
+
+
+def settings_of(budget: str, seed: int, subset: int | None) -> dict[str, Any]:
+    """What makes two reproductions the same one (stored in stages/settings.json). The
+    chosen reports are not part of it: a folder may gain reports run later."""
+    return {"budget": budget, "seed": seed, "subset": subset}
 
 
 def check_resumable(out: Path, chosen: dict[str, Any]) -> None:

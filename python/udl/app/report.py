@@ -1,101 +1,47 @@
 """`report.html` of a reproduction: one self-contained page (figures embedded as data URIs,
-no outside resources) with a table of every figure of merit beside the reports' own numbers,
-then each stage's figures. Written from the run folder alone, so `udl report` can redo it."""
+no outside resources), one section per report in order, each with a table of its
+comparisons (the report's number | udl at the report's setting | udl's best | the setting),
+its stages' facts, tables and figures; and `comparisons.csv`, the same comparisons for
+programs. Both are written from the run folder alone, so `udl report` can redo them."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import datetime
 import html
+import io
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from udl.app.plan import SETTINGS_FILE, STAGE_TITLES
+from udl.app.plan import COMPARISONS, REPORTS, SETTINGS_FILE, stage_file
 from udl.app.runs import RunFolder
 
-__all__ = ["FIGURES_OF_MERIT", "Merit", "write_report"]
+__all__ = ["COMPARISONS_FILE", "comparison_rows", "write_report"]
 
-
-@dataclass(frozen=True)
-class Merit:
-    """One row of the figures-of-merit table."""
-
-    stage: str
-    key: str
-    label: str
-    form: str  # a format spec for the value
-    #: dataset -> (the reports' number, which report and how)
-    reported: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-
-FIGURES_OF_MERIT: tuple[Merit, ...] = (
-    Merit("tune", "best_val_loss", "Study: best validation MSE of a trial", ".5f"),
-    Merit(
-        "cae",
-        "test_mse",
-        "CAE test MSE (best trial's settings, retrained)",
-        ".5f",
-        {"fashion-mnist": ("0.0166", "report 002: Optuna's best CAE, latent 14, test loss")},
-    ),
-    Merit("cae", "pca_test_mse", "PCA test MSE, as many components as the CAE's latent", ".5f"),
-    Merit(
-        "cae",
-        "best_val_mse",
-        "CAE validation MSE",
-        ".5f",
-        {"mnist": ("0.0135", "report 003: best of its lr x latent grid, 6-fold CV, latent 10")},
-    ),
-    Merit("cae", "latent_dim", "CAE latent dimension chosen by the study", "d"),
-    Merit(
-        "classifiers",
-        "finetuned_accuracy",
-        "Fine-tuned classifier test accuracy (frozen convolutions, linear head)",
-        ".2%",
-        {
-            "fashion-mnist": ("87% / 78%", "report 000 (linear head) / report 002 (two-layer)"),
-            "mnist": ("98.37%", "report 003: the encoder as the classifier"),
-        },
-    ),
-    Merit("classifiers", "scratch_accuracy", "The same network trained from scratch", ".2%"),
-    Merit(
-        "classifiers",
-        "finetuned_seconds_per_epoch",
-        "Fine-tuning: seconds per epoch",
-        ".1f",
-    ),
-    Merit("classifiers", "scratch_seconds_per_epoch", "From scratch: seconds per epoch", ".1f"),
-    Merit("denoiser", "corrupted_psnr", "Denoiser: PSNR of the corrupted test images (dB)", ".2f"),
-    Merit("denoiser", "denoised_psnr", "Denoiser: PSNR of its output (dB)", ".2f"),
-    Merit("denoiser", "psnr_gain", "Denoiser: PSNR gain (dB)", "+.2f"),
-    Merit("vae", "test_mse", "VAE test MSE through the means (latent 2)", ".5f"),
-    Merit(
-        "quality", "real_floor_fid", "Fréchet distance: real test vs real training images", ".3g"
-    ),
-    Merit("quality", "vae_fid", "Fréchet distance: VAE samples", ".3g"),
-    Merit("quality", "gan_fid", "Fréchet distance: GAN samples", ".3g"),
-    Merit("quality", "real_floor_inception_score", "Inception Score: real images", ".3g"),
-    Merit("quality", "vae_inception_score", "Inception Score: VAE samples", ".3g"),
-    Merit("quality", "gan_inception_score", "Inception Score: GAN samples", ".3g"),
-    Merit("quality", "feature_network_accuracy", "Feature network's test accuracy (FID/IS)", ".2%"),
-)
+COMPARISONS_FILE = "comparisons.csv"
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.8em; text-align: left; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.better { color: #060; font-weight: bold; }
+td.worse { color: #a00; font-weight: bold; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: 46%; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #555; }
 .missing { color: #a00; }
 """
 
+Stages = dict[str, dict[str, dict[str, Any]]]  # report -> stage -> outcome
+
 
 def write_report(run: RunFolder) -> Path:
-    """Writes `report.html` into `run` from its stages and figures; returns its path.
+    """Writes `report.html` and `comparisons.csv` into `run` from its stages and figures;
+    returns the page's path.
 
     Raises:
         FileNotFoundError: if `run` holds no reproduction (no stages/settings.json).
@@ -104,49 +50,120 @@ def write_report(run: RunFolder) -> Path:
     if not settings_path.is_file():
         raise FileNotFoundError(f"{run.path} holds no `udl reproduce` run (no {settings_path})")
     settings = json.loads(settings_path.read_text(encoding="utf-8"))
-    stages = {
-        name: json.loads(run.file(f"stages/{name}.json").read_text(encoding="utf-8"))
-        for name in STAGE_TITLES
-        if run.file(f"stages/{name}.json").is_file()
-    }
-    return run.write_text("report.html", _page(run, settings, stages))
+    stages: Stages = {}
+    for report, plan in REPORTS.items():
+        for name in plan.stages:
+            path = run.file(stage_file(report, name))
+            if path.is_file():
+                stages.setdefault(report, {})[name] = json.loads(path.read_text(encoding="utf-8"))
+    rows = comparison_rows(stages)
+    run.write_text(COMPARISONS_FILE, _csv(rows))
+    return run.write_text("report.html", _page(run, settings, stages, rows))
 
 
-def _page(run: RunFolder, settings: dict, stages: dict) -> str:
+def comparison_rows(stages: Stages) -> list[dict[str, Any]]:
+    """Every comparison whose report has run: the report's number, udl's, udl's best and
+    whether udl's reaches the bar ("better": True, False, or None without a bar or value)."""
+    rows = []
+    for comparison in COMPARISONS:
+        if comparison.report not in stages:
+            continue
+        value = _value(stages, comparison.report, comparison.udl)
+        best = (
+            None if comparison.best is None else _value(stages, comparison.report, comparison.best)
+        )
+        rows.append(
+            {
+                "report": comparison.report,
+                "experiment": comparison.experiment,
+                "metric": comparison.metric,
+                "reported": comparison.reported,
+                "udl": value,
+                "udl_best": best,
+                "bar": comparison.bar,
+                "higher_is_better": comparison.higher_is_better,
+                "better": comparison.holds(value),
+                "setting": comparison.setting,
+                "best_setting": comparison.best_setting,
+            }
+        )
+    return rows
+
+
+def _value(stages: Stages, report: str, where: tuple[str, str]) -> float | None:
+    stage, key = where
+    value = stages.get(report, {}).get(stage, {}).get("metrics", {}).get(key)
+    return None if value is None else float(value)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    fields = ["report", "experiment", "metric", "reported", "udl", "udl_best", "bar"]
+    fields += ["higher_is_better", "better", "setting", "best_setting"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row[k] is None else row[k] for k in fields})
+    return out.getvalue()
+
+
+def _page(run: RunFolder, settings: dict, stages: Stages, rows: list[dict[str, Any]]) -> str:
     from udl import __version__
 
-    dataset = settings["dataset"]
-    title = f"udl reproduction: {dataset} ({settings['budget']} budget)"
-    total = sum(s.get("seconds", 0.0) for s in stages.values())
+    title = f"udl reproduction of the five reports ({settings['budget']} budget)"
+    done = sum(len(s) for s in stages.values())
+    total_stages = sum(len(p.stages) for p in REPORTS.values())
+    seconds = sum(o.get("seconds", 0.0) for s in stages.values() for o in s.values())
+    held = sum(1 for r in rows if r["better"] is True)
+    judged = sum(1 for r in rows if r["better"] is not None)
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>udl {html.escape(__version__)}, seed {settings['seed']}, "
-        f"{len(stages)} of {len(STAGE_TITLES)} stages done in {total / 60:.1f} minutes; written "
+        f"<p>udl {html.escape(__version__)}, seed {settings['seed']}, {done} of "
+        f"{total_stages} stages done in {seconds / 60:.1f} minutes; written "
         f"{datetime.datetime.now():%Y-%m-%d %H:%M} on {html.escape(_machine())}.</p>",
-        f"<p>Made by <code>{html.escape(_command(settings))}</code>; "
-        "<code>udl report RUN_DIR</code> rewrites this page from its run folder.</p>",
-        "<h2>Figures of merit</h2>",
-        _merit_table(dataset, stages),
+        f"<p>Made by <code>{html.escape(_command(settings, stages))}</code>; "
+        "<code>udl report RUN_DIR</code> rewrites this page and "
+        f"<code>{COMPARISONS_FILE}</code> from the run folder.</p>",
+        f"<p>udl reaches the bar in <strong>{held} of {judged}</strong> comparisons with a bar "
+        "(the report's number, or udl's own where the report has none).</p>",
+        "<ul>",
+        *(
+            f'<li><a href="#report-{r}">{html.escape(p.title)}</a> ({p.dataset})</li>'
+            for r, p in REPORTS.items()
+        ),
+        "</ul>",
     ]
-    for name, stage_title in STAGE_TITLES.items():
-        parts.append(f'<h2 id="stage-{name}">{html.escape(stage_title)}</h2>')
-        stage = stages.get(name)
-        if stage is None:
-            parts.append('<p class="missing">Not run yet: rerun `udl reproduce` to finish.</p>')
+    for report, plan in REPORTS.items():
+        parts.append(f'<h2 id="report-{report}">{html.escape(plan.title)}</h2>')
+        parts.append(f"<p>Dataset: {plan.dataset}. {html.escape(plan.note)}</p>")
+        report_stages = stages.get(report, {})
+        if not report_stages:
+            parts.append(
+                '<p class="missing">Not run yet: run `udl reproduce --reports '
+                f"{report}` on this folder.</p>"
+            )
             continue
-        parts.append(_stage_facts(stage))
-        for figure in stage.get("figures", []):
-            parts.append(_figure(run, figure))
+        parts.append(_comparison_table(report, [r for r in rows if r["report"] == report]))
+        for name, stage_title in plan.stages.items():
+            parts.append(f'<h3 id="stage-{report}-{name}">{html.escape(stage_title)}</h3>')
+            stage = report_stages.get(name)
+            if stage is None:
+                parts.append('<p class="missing">Not run yet: rerun `udl reproduce` to finish.</p>')
+                continue
+            parts.append(_stage_facts(stage))
+            parts.extend(_table(table) for table in stage.get("tables", []))
+            parts.extend(_figure(run, figure) for figure in stage.get("figures", []))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _command(settings: dict[str, Any]) -> str:
-    words = ["udl reproduce", f"--dataset {settings['dataset']}", f"--budget {settings['budget']}"]
-    words.append(f"--seed {settings['seed']}")
+def _command(settings: dict[str, Any], stages: Stages) -> str:
+    words = ["udl reproduce", f"--budget {settings['budget']}", f"--seed {settings['seed']}"]
+    if len(stages) < len(REPORTS):
+        words.append(f"--reports {','.join(sorted(stages))}")
     if settings.get("subset") is not None:
         words.append(f"--subset {settings['subset']}")
     return " ".join(words)
@@ -160,21 +177,61 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
-def _merit_table(dataset: str, stages: dict) -> str:
-    rows = [
-        '<table id="figures-of-merit">',
-        "<tr><th>figure of merit</th><th>udl</th><th>the reports</th><th>source</th></tr>",
+def _number(value: Any, comparison_metric: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and (
+        "accuracy" in comparison_metric or "share" in comparison_metric
+    ):
+        return f"{value:.2%}"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _comparison_table(report: str, rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>No number of this report to compare with.</p>"
+    lines = [
+        f'<table class="comparisons" id="comparisons-{report}">',
+        "<tr><th>experiment</th><th>metric</th><th>the report</th><th>udl at the report's "
+        "setting</th><th>bar</th><th>udl's best</th><th>the setting</th></tr>",
     ]
-    for merit in FIGURES_OF_MERIT:
-        value = stages.get(merit.stage, {}).get("metrics", {}).get(merit.key)
-        shown = "not run" if value is None else format(value, merit.form)
-        reported, source = merit.reported.get(dataset, ("—", ""))
-        rows.append(
-            f"<tr><td>{html.escape(merit.label)}</td><td class=number>{html.escape(shown)}</td>"
-            f"<td class=number>{html.escape(reported)}</td><td>{html.escape(source)}</td></tr>"
+    for row in rows:
+        verdict = {True: "better", False: "worse", None: ""}[row["better"]]
+        mark = {True: " ✓", False: " ✗", None: ""}[row["better"]]
+        bar = "" if row["bar"] is None else ("≥ " if row["higher_is_better"] else "≤ ")
+        bar += _number(row["bar"], row["metric"]) if row["bar"] is not None else "—"
+        setting = row["setting"] + (f"; best: {row['best_setting']}" if row["best_setting"] else "")
+        lines.append(
+            f"<tr><td>{html.escape(row['experiment'])}</td><td>{html.escape(row['metric'])}</td>"
+            f"<td class=number>{_number(row['reported'], row['metric'])}</td>"
+            f'<td class="number {verdict}">{_number(row["udl"], row["metric"])}{mark}</td>'
+            f"<td class=number>{html.escape(bar)}</td>"
+            f"<td class=number>{_number(row['udl_best'], row['metric'])}</td>"
+            f"<td>{html.escape(setting)}</td></tr>"
         )
-    rows.append("</table>")
-    return "\n".join(rows)
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _table(table: dict[str, Any]) -> str:
+    rows = table["rows"]
+    if not rows:
+        return ""
+    columns = list(rows[0])
+    lines = [
+        f"<table><caption>{html.escape(table['caption'])}</caption>",
+        "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>",
+    ]
+    for row in rows:
+        cells = "".join(
+            f"<td class=number>{html.escape(_number(row.get(c)))}</td>"
+            if isinstance(row.get(c), (int, float))
+            else f"<td>{html.escape(str(row.get(c)))}</td>"
+            for c in columns
+        )
+        lines.append(f"<tr>{cells}</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
 
 
 def _stage_facts(stage: dict[str, Any]) -> str:
@@ -185,11 +242,16 @@ def _stage_facts(stage: dict[str, Any]) -> str:
             facts.append(f"{key.replace('_', ' ')}: {settings}")
     if stage.get("stop_reason"):
         facts.append(f"stopped: {stage['stop_reason']}")
+    metrics = ", ".join(
+        f"{k}={_short(v)}" for k, v in stage.get("metrics", {}).items() if not isinstance(v, list)
+    )
+    if metrics:
+        facts.append(f"metrics: {metrics}")
     return "<p>" + html.escape("; ".join(facts)) + "</p>"
 
 
 def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _figure(run: RunFolder, figure: dict[str, str]) -> str:

@@ -1,0 +1,200 @@
+"""What every stage shares: the run folder, the report's data, the budget, the loop
+settings, earlier stages' outcomes, and helpers used by several reports (the feature
+network of the generation metrics, a GAN's training and scoring, a projection's figures)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from udl import datasets, figures, latent, metrics
+from udl.app.plan import Budget
+from udl.app.progress import Mode, Progress
+from udl.app.runs import RunFolder
+
+#: Test images shown in reconstruction figures.
+SHOWN_IMAGES = 8
+
+
+@dataclass
+class Context:
+    """One report's view of a reproduction."""
+
+    run: RunFolder
+    report: str
+    budget: Budget
+    seed: int
+    threads: int | None
+    device: str
+    mode: Mode
+    #: dataset name -> the dataset sized by the budget (loaded on first use)
+    load: Callable[[str], datasets.Dataset]
+    dataset: str
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def data(self) -> datasets.Dataset:
+        return self.load(self.dataset)
+
+    def loop(self, **settings: Any) -> dict[str, Any]:
+        """Loop settings of a training: the run's seed, threads and device, and `settings`."""
+        return {"seed": self.seed, "threads": self.threads, "device": self.device, **settings}
+
+    def epochs(self, description: str, total: int) -> Progress:
+        return Progress(total, f"{self.report} {description}", unit="epoch", mode=self.mode)
+
+    def model_path(self, name: str) -> Path:
+        folder = self.run.file(f"models/{self.report}")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}.udl"
+
+    def figure(self, fig: Any, name: str, caption: str) -> dict[str, str]:
+        path = self.run.save_figure(fig, f"{self.report}-{name}")
+        return {"file": str(path.relative_to(self.run.path)), "caption": caption}
+
+    def test_images(self) -> np.ndarray:
+        return self.data.test.images
+
+    def subset(self, images: int | None, data: datasets.Dataset | None = None) -> Any:
+        """The training set cut to `images` (seeded; None: all of it)."""
+        train = (data or self.data).train
+        if images is None or images >= len(train):
+            return train
+        rng = np.random.default_rng(self.seed)
+        return train.subset(np.sort(rng.choice(len(train), images, replace=False)))
+
+    def feature_network(self, dataset: str) -> metrics.FeatureNetwork:
+        """The dataset's feature network for FID, IS and class shares, trained once per run
+        and shared by every report."""
+        path = self.run.file(f"models/feature-network-{dataset}.udl")
+        return metrics.FeatureNetwork.cached(
+            self.load(dataset),
+            path,
+            epochs=self.budget.feature_epochs,
+            seed=self.seed,
+            threads=self.threads,
+            device=self.device,
+        )
+
+
+def sized(data: datasets.Dataset, budget: Budget, subset: int | None, seed: int) -> Any:
+    """`data` cut to the budget's (and `subset`'s) numbers of training and test images."""
+    rng = np.random.default_rng(seed)
+    train_count = min(x for x in (budget.train_images, subset, len(data.train)) if x is not None)
+    test_count = min(budget.test_images or len(data.test), len(data.test))
+    train = data.train
+    if train_count < len(train):
+        train = train.subset(np.sort(rng.choice(len(train), train_count, replace=False)))
+    test = data.test if test_count == len(data.test) else data.test.subset(np.arange(test_count))
+    return dataclasses.replace(data, train=train, test=test)
+
+
+def class_shares(images: np.ndarray, network: metrics.FeatureNetwork) -> np.ndarray:
+    """The share of `images` the feature network puts in each class."""
+    predicted = network.log_probabilities(images).argmax(axis=1)
+    classes = network.log_probabilities(images[:1]).shape[1]
+    return np.bincount(predicted, minlength=classes) / len(images)
+
+
+def gan_outcome(c: Context, architecture: str, dataset: str, epochs: int) -> dict[str, Any]:
+    """Trains a GAN of `architecture` on `dataset` and scores it: Fréchet distance to the
+    test images, Inception Score, and each class's share of the samples as the feature
+    network labels them (mode collapse leaves classes empty). Metrics keys start with
+    `<architecture>_<dataset>_`."""
+    from udl.gan import train_gan
+
+    data = c.load(dataset)
+    sample_epochs = sorted({1, max(1, epochs // 2), epochs})
+    with c.epochs(f"gan {architecture} {dataset}", epochs) as bar:
+        result = train_gan(
+            data,
+            architecture=architecture,
+            sample_epochs=sample_epochs,
+            sample_count=32,
+            callback=bar.epoch,
+            **c.loop(epochs=epochs),
+        )
+    name = f"gan-{architecture}-{dataset}"
+    result.model.save(c.model_path(name))
+    network = c.feature_network(dataset)
+    count = min(c.budget.generated, len(data.test))
+    samples = result.model.generate(count, seed=c.seed)
+    quality = metrics.evaluate_generation(samples, data.test.images[:count], network)
+    shares = class_shares(samples, network)
+    prefix = f"{architecture}_{dataset}"
+    return {
+        "metrics": {
+            f"{prefix}_fid": quality.frechet_distance,
+            f"{prefix}_inception_score": quality.inception_score,
+            f"{prefix}_smallest_class_share": float(shares.min()),
+            f"{prefix}_largest_class_share": float(shares.max()),
+            f"{prefix}_epochs": len(result.history),
+            f"{prefix}_seconds": result.seconds,
+        },
+        "class_shares": {f"{prefix}": [float(s) for s in shares]},
+        "figures": [
+            c.figure(
+                figures.gan_loss_curves(result.history),
+                f"{name}-loss",
+                f"{architecture} GAN on {dataset}: generator and discriminator loss per epoch",
+            ),
+            c.figure(
+                figures.image_grid(
+                    np.concatenate([result.samples[e][:8] for e in sample_epochs]), ncols=8
+                ),
+                f"{name}-epochs",
+                f"{architecture} GAN on {dataset}: the same noise after epochs "
+                f"{', '.join(map(str, sample_epochs))}, one row each",
+            ),
+            c.figure(
+                figures.image_grid(samples[:64]),
+                f"{name}-samples",
+                f"{architecture} GAN on {dataset}: samples; smallest class share "
+                f"{shares.min():.1%}, Fréchet distance {quality.frechet_distance:.3g}",
+            ),
+        ],
+    }
+
+
+def merge(*outcomes: dict[str, Any]) -> dict[str, Any]:
+    """Stage outcomes joined: metrics and class shares merged, figures concatenated."""
+    joined: dict[str, Any] = {"metrics": {}, "figures": []}
+    for outcome in outcomes:
+        for key, value in outcome.items():
+            if key == "figures":
+                joined["figures"] += value
+            elif isinstance(value, dict):
+                joined.setdefault(key, {}).update(value)
+            else:
+                joined[key] = value
+    return joined
+
+
+def projection_figures(
+    c: Context, codes: np.ndarray, what: str, name: str
+) -> tuple[list[float], list[dict[str, str]]]:
+    """PCA and t-SNE scatter plots of the test set's codes."""
+    labels = c.data.test.labels
+    names = c.data.class_names
+    pca = latent.project(codes, "pca")
+    points = min(c.budget.tsne_points, len(codes))
+    tsne = latent.project(codes, "tsne", max_points=points, seed=c.seed)
+    variance = [float(v) for v in pca.explained_variance_ratio[:2]]
+    return variance, [
+        c.figure(
+            figures.projection_scatter(pca, labels, names),
+            f"{name}-pca",
+            f"{what}: test-set codes, PCA ({variance[0]:.0%} and {variance[1]:.0%} of the "
+            "variance)",
+        ),
+        c.figure(
+            figures.projection_scatter(tsne, labels, names),
+            f"{name}-tsne",
+            f"{what}: codes of {points} test images, t-SNE",
+        ),
+    ]

@@ -1,0 +1,272 @@
+"""Report 000 (Fashion-MNIST): its TPE search, its best CAE with reconstructions at two
+epochs, PCA and t-SNE, a 2-d latent plane, frozen-convolution fine-tuning against training
+from scratch, the beta = 0.8 VAE, and its fully connected GAN beside udl's DCGAN on both
+datasets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from udl import figures, latent
+from udl.app.progress import Progress
+from udl.app.stages.context import SHOWN_IMAGES, Context, gan_outcome, merge, projection_figures
+from udl.autoencoders import AutoencoderSpec
+from udl.classifiers import finetune_classifier, train_classifier
+from udl.loading import load_model
+from udl.search_spaces import REPORT000_BEST
+from udl.training import train_autoencoder, train_cae
+from udl.tuning import tune
+from udl.vae import train_vae
+
+#: Report 000's best CAE (the study's first trial, the setting of every comparison): its
+#: training settings.
+_TRAINING = {k: v for k, v in REPORT000_BEST.items() if k not in ("nf", "latent_dim")}
+
+
+def _tune(c: Context) -> dict[str, Any]:
+    train = c.subset(c.budget.search_images)
+    with Progress(c.budget.search_trials, "000 study", unit="trial", mode=c.mode) as bar:
+        result = tune(
+            train,
+            "report000",
+            n_trials=c.budget.search_trials,
+            run_dir=c.run.file("study/000"),
+            study_name="report000",
+            pruner="median",
+            epochs=c.budget.search_epochs,
+            seed=c.seed,
+            threads=c.threads,
+            device=c.device,
+            callback=bar.trial,
+            enqueue=[REPORT000_BEST],
+        )
+    table = result.trials_table()
+    c.run.write_text("study/000/trials.csv", table.to_csv(index=False))
+    shown = []
+    for path in result.save_figures(c.run.file("figures/000-study")):
+        caption = "Report 000's study: " + path.stem.replace("_", " ")
+        shown.append({"file": str(path.relative_to(c.run.path)), "caption": caption})
+    states = table["state"].value_counts().to_dict()
+    return {
+        "metrics": {
+            "best_val_loss": result.best_value,
+            "trials": len(table),
+            "complete": int(states.get("COMPLETE", 0)),
+            "pruned": int(states.get("PRUNED", 0)),
+            "images": len(train),
+            "epochs_per_trial": c.budget.search_epochs,
+        },
+        "best_params": result.best_params,
+        "figures": shown,
+    }
+
+
+def _cae(c: Context) -> dict[str, Any]:
+    test = c.test_images()
+    epochs = c.budget.cae_epochs
+    # Report 000 shows its reconstructions at two epochs: an early one and the last.
+    snapshot_epochs = sorted({min(5, epochs), epochs})
+    spec = AutoencoderSpec.conv_autoencoder(16, 10, c.data.train.image_shape)
+    with c.epochs("cae", epochs) as bar:
+        result = train_autoencoder(
+            spec,
+            c.data,
+            snapshot_images=test[:SHOWN_IMAGES],
+            snapshot_epochs=snapshot_epochs,
+            callback=bar.epoch,
+            **c.loop(epochs=epochs, **_TRAINING),
+        )
+    result.model.save(c.model_path("cae"))
+    rows = {f"epoch {e}": result.snapshots[e] for e in sorted(result.snapshots)}
+    return {
+        "metrics": {
+            "test_mse": result.test_mse,
+            "pca_test_mse": _pca_test_mse(c, result.model.latent_dim),
+            "best_val_mse": result.best_val_mse,
+            "best_epoch": result.best_epoch,
+            "parameters": result.model.parameter_count,
+            "train_seconds": result.seconds,
+        },
+        "params": REPORT000_BEST,
+        "stop_reason": result.stop_reason,
+        "figures": [
+            c.figure(figures.loss_curves(result.history), "cae-loss", "CAE: loss per epoch"),
+            c.figure(
+                figures.reconstruction_rows(test[:SHOWN_IMAGES], rows),
+                "cae-reconstructions",
+                "CAE: test images (top) and their reconstructions after two epochs",
+            ),
+        ],
+    }
+
+
+def _pca_test_mse(c: Context, components: int) -> float:
+    """The linear baseline: PCA with as many components as the CAE's latent dimension."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(c.seed)
+    train = c.data.train.images
+    fit_on = train[rng.choice(len(train), min(len(train), 20_000), replace=False)]
+    flat = fit_on.reshape(len(fit_on), -1).astype(np.float32) / 255
+    pca = PCA(components, random_state=c.seed).fit(flat)
+    test = c.test_images().reshape(len(c.test_images()), -1).astype(np.float32) / 255
+    restored = pca.inverse_transform(pca.transform(test))
+    return float(np.mean((restored - test) ** 2))
+
+
+def _latent(c: Context) -> dict[str, Any]:
+    codes = latent.encode_dataset(load_model(c.model_path("cae")), c.data.test)
+    variance, shown = projection_figures(c, codes, "CAE (latent 10)", "latent")
+    return {"metrics": {"pca_explained_variance": variance}, "figures": shown}
+
+
+def _plane(c: Context) -> dict[str, Any]:
+    epochs = c.budget.cae_epochs
+    with c.epochs("cae latent 2", epochs) as bar:
+        result = train_cae(
+            c.data, nf=16, latent_dim=2, callback=bar.epoch, **c.loop(epochs=epochs, **_TRAINING)
+        )
+    result.model.save(c.model_path("cae-latent2"))
+    codes = latent.encode_dataset(result.model, c.data.test)
+    grid = latent.decode_latent_grid(result.model, codes, 15)
+    scatter = _plane_scatter(c, codes)
+    return {
+        "metrics": {"test_mse": result.test_mse},
+        "figures": [
+            c.figure(
+                scatter,
+                "plane",
+                "CAE with a 2-d latent: the test set's codes (axes rotated by PCA)",
+            ),
+            c.figure(
+                figures.image_grid(grid, ncols=15),
+                "plane-grid",
+                "The same CAE: images decoded from a grid over the occupied plane",
+            ),
+        ],
+    }
+
+
+def _plane_scatter(c: Context, codes: np.ndarray) -> Any:
+    """The test set's 2-d codes by class (PCA only rotates a plane: its axes are the spread's)."""
+    return figures.projection_scatter(
+        latent.project(codes, "pca"), c.data.test.labels, c.data.class_names
+    )
+
+
+def _classifiers(c: Context) -> dict[str, Any]:
+    autoencoder = load_model(c.model_path("cae"))
+    epochs = c.budget.classifier_epochs
+    # The report: Adam with "a small learning rate", the encoder's linear layers and the
+    # head trained; one-cycle lets the frozen features settle within the budget.
+    finetuning = c.loop(epochs=epochs, lr=3e-3, lr_schedule="onecycle", early_stopping=False)
+    with c.epochs("fine-tune", epochs) as bar:
+        tuned = finetune_classifier(
+            autoencoder, c.data, freeze_conv=True, head="linear", callback=bar.epoch, **finetuning
+        )
+    with c.epochs("from scratch", epochs) as bar:
+        scratch = train_classifier(
+            c.data,
+            spec=autoencoder.spec,
+            head="linear",
+            callback=bar.epoch,
+            **c.loop(epochs=epochs),
+        )
+    tuned.model.save(c.model_path("classifier-finetuned"))
+    scratch.model.save(c.model_path("classifier-scratch"))
+    tuned_epoch = tuned.seconds / max(1, len(tuned.history))
+    scratch_epoch = scratch.seconds / max(1, len(scratch.history))
+    report = tuned.test
+    return {
+        "metrics": {
+            "finetuned_accuracy": report.accuracy,
+            "scratch_accuracy": scratch.test.accuracy,
+            "finetuned_seconds_per_epoch": tuned_epoch,
+            "scratch_seconds_per_epoch": scratch_epoch,
+            "cost_ratio": scratch_epoch / tuned_epoch,
+            "finetuned_trainable_parameters": tuned.model.trainable_parameter_count,
+            "scratch_trainable_parameters": scratch.model.trainable_parameter_count,
+        },
+        "params": {"finetuning": "Adam 3e-3, one-cycle", "epochs": epochs},
+        "per_class_accuracy": report.per_class_accuracy,
+        "figures": [
+            c.figure(
+                figures.confusion_matrix(report.confusion, report.class_names),
+                "classifier-confusion",
+                "Fine-tuned classifier (frozen convolutions, linear head): test confusion matrix",
+            ),
+            c.figure(
+                figures.loss_curves(tuned.history),
+                "classifier-loss",
+                "Fine-tuned classifier: loss per epoch",
+            ),
+        ],
+    }
+
+
+def _vae(c: Context) -> dict[str, Any]:
+    epochs = c.budget.vae_epochs
+    with c.epochs("vae", epochs) as bar:
+        result = train_vae(
+            c.data, nf=8, latent_dim=2, beta=0.8, callback=bar.epoch, **c.loop(epochs=epochs)
+        )
+    vae = result.model
+    vae.save(c.model_path("vae"))
+    codes = latent.encode_dataset(vae, c.data.test)
+    cae = load_model(c.model_path("cae-latent2"))
+    cae_codes = latent.encode_dataset(cae, c.data.test)
+    grids = {
+        "CAE (latent 2)": latent.decode_latent_grid(cae, cae_codes, 10),
+        "VAE (latent 2)": latent.decode_latent_grid(vae, codes, 10),
+    }
+    scatter = _plane_scatter(c, codes)
+    return {
+        "metrics": {
+            "test_mse": result.test.mse,
+            "test_reconstruction": result.test.reconstruction,
+            "test_kl": result.test.kl,
+        },
+        "figures": [
+            c.figure(
+                scatter,
+                "vae-latent",
+                "VAE (nf 8, latent 2, beta 0.8): test-set means (axes rotated by PCA)",
+            ),
+            c.figure(
+                figures.latent_grids_side_by_side(grids, 10),
+                "vae-cae-grids",
+                "Decoded grids over each model's occupied latent plane: CAE and VAE",
+            ),
+            c.figure(
+                figures.image_grid(np.asarray(vae.sample(64, seed=c.seed))),
+                "vae-samples",
+                "VAE: samples from the prior",
+            ),
+        ],
+    }
+
+
+def _gans(c: Context) -> dict[str, Any]:
+    outcomes = [
+        gan_outcome(c, architecture, dataset, epochs)
+        for architecture, epochs in (("fc", c.budget.gan_epochs), ("dcgan", c.budget.dcgan_epochs))
+        for dataset in ("fashion-mnist", "mnist")
+    ]
+    joined = merge(*outcomes)
+    for dataset in ("fashion-mnist", "mnist"):
+        m = joined["metrics"]
+        m[f"dcgan_to_fc_fid_{dataset}"] = m[f"dcgan_{dataset}_fid"] / m[f"fc_{dataset}_fid"]
+    return joined
+
+
+STAGES = {
+    "tune": _tune,
+    "cae": _cae,
+    "latent": _latent,
+    "plane": _plane,
+    "classifiers": _classifiers,
+    "vae": _vae,
+    "gans": _gans,
+}
