@@ -283,6 +283,11 @@ def test_dcgan_needs_sizes_divisible_by_4() -> None:
         ({"seed": -1}, ValueError, "seed"),
         ({"threads": 0}, ValueError, "threads"),
         ({"sample_epochs": [1.0]}, TypeError, "sample epoch"),
+        ({"label_smoothing": 0.5}, ValueError, "label_smoothing must be in"),
+        ({"label_smoothing": -0.1}, ValueError, "label_smoothing must be in"),
+        ({"label_smoothing": "yes"}, TypeError, "label_smoothing must be a number"),
+        ({"gradient_penalty": -0.1}, ValueError, "gradient_penalty must be"),
+        ({"gradient_penalty": float("nan")}, ValueError, "gradient_penalty must be"),
     ],
 )
 def test_bad_parameters(
@@ -302,3 +307,17 @@ def test_settings_of_a_validated_loop_are_refused(setting: str, small_train) -> 
     # Nothing is validated or monitored in a GAN's loop: such a setting would do nothing.
     with pytest.raises(TypeError, match=f"unexpected keyword argument '{setting}'"):
         udl.train_gan(small_train[:64], epochs=1, **{setting: 0.5})
+
+
+@pytest.mark.parametrize("setting", [{"label_smoothing": 0.1}, {"gradient_penalty": 10.0}])
+def test_an_anti_collapse_setting_changes_the_training_and_keeps_it_reproducible(
+    setting: dict, images: np.ndarray
+) -> None:
+    plain = train_gan(images[:256], **QUICK)
+    changed = train_gan(images[:256], **setting, **QUICK)
+    again = train_gan(images[:256], **setting, **QUICK)
+    assert [r.discriminator_loss for r in changed.history] == [
+        r.discriminator_loss for r in again.history
+    ]
+    assert changed.history[0].discriminator_loss != plain.history[0].discriminator_loss
+    assert not np.array_equal(changed.model.generate(4), plain.model.generate(4))

@@ -163,12 +163,14 @@ def test_report000_needs_every_parameter() -> None:
 
 # --- report 002 ---------------------------------------------------------------------------
 
-REPORT002_BEST = {"nf": 8, "latent_dim": 14, "optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-5}
+REPORT002_BEST = udl.search_spaces.REPORT002_BEST
 
 
 def test_report002_holds_the_reports_best_trial() -> None:
     plan = report002_space(FixedTrial(REPORT002_BEST))
-    assert plan.spec == udl.AutoencoderSpec.conv_autoencoder(8, 14)
+    assert plan.spec == udl.search_spaces.report002_cae(8, 14)
+    assert [c.padding for c in plan.spec.conv_layers] == [2, 1, 0]  # 28 -> 15 -> 8 -> 3
+    assert "15x15" in plan.spec.describe() and "8x8" in plan.spec.describe()
     assert plan.training == {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-5}
 
 

@@ -49,7 +49,9 @@ void bind_gan(py::module_& m) {
 
   bind_config<udl::GanConfig, udl::LoopConfig>(m, "GanConfig")
       .def_readwrite("sample_epochs", &udl::GanConfig::sample_epochs)
-      .def_readwrite("sample_count", &udl::GanConfig::sample_count);
+      .def_readwrite("sample_count", &udl::GanConfig::sample_count)
+      .def_readwrite("label_smoothing", &udl::GanConfig::label_smoothing)
+      .def_readwrite("gradient_penalty", &udl::GanConfig::gradient_penalty);
 
   bind_record<udl::GanEpochRecord>(m, "GanEpochRecord");
 

@@ -1,5 +1,7 @@
 #include "udl/gan.h"
 
+#include <torch/csrc/autograd/autograd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -139,6 +141,14 @@ void validate(const GanConfig& config) {
     throw InvalidArgument("the sample count must be > 0, got " +
                           std::to_string(config.sample_count));
   }
+  if (!(config.gradient_penalty >= 0.0 && std::isfinite(config.gradient_penalty))) {
+    throw InvalidArgument("gradient_penalty must be a finite number >= 0, got " +
+                          std::to_string(config.gradient_penalty));
+  }
+  if (!(config.label_smoothing >= 0.0 && config.label_smoothing < 0.5)) {
+    throw InvalidArgument("label_smoothing must be in [0, 0.5), got " +
+                          std::to_string(config.label_smoothing));
+  }
   for (int64_t epoch : config.sample_epochs) {
     if (epoch < 1 || epoch > config.epochs) {
       throw InvalidArgument("sample epoch " + std::to_string(epoch) + " is outside 1.." +
@@ -148,18 +158,27 @@ void validate(const GanConfig& config) {
 }
 
 double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& real,
-                          const torch::Tensor& noise, double* real_score, double* fake_score) {
+                          const torch::Tensor& noise, double real_target, double* real_score,
+                          double* fake_score, double gradient_penalty) {
   torch::Tensor fake;
   {
     torch::NoGradGuard no_grad;  // the generator is not trained here
     fake = model->generate(noise);
   }
   optimizer.zero_grad();
-  const torch::Tensor real_logits = model->discriminate(real);
+  const torch::Tensor input = gradient_penalty > 0 ? real.detach().requires_grad_(true) : real;
+  const torch::Tensor real_logits = model->discriminate(input);
   const torch::Tensor fake_logits = model->discriminate(fake);
   torch::Tensor loss =
-      torch::binary_cross_entropy_with_logits(real_logits, torch::ones_like(real_logits)) +
+      torch::binary_cross_entropy_with_logits(real_logits,
+                                              torch::full_like(real_logits, real_target)) +
       torch::binary_cross_entropy_with_logits(fake_logits, torch::zeros_like(fake_logits));
+  if (gradient_penalty > 0) {
+    const torch::Tensor gradient = torch::autograd::grad({real_logits.sum()}, {input}, {},
+                                                         /*retain_graph=*/true,
+                                                         /*create_graph=*/true)[0];
+    loss = loss + gradient_penalty / 2.0 * gradient.pow(2).flatten(1).sum(1).mean();
+  }
   loss.backward();
   optimizer.step();
   if (real_score != nullptr) *real_score = torch::sigmoid(real_logits).mean().item<double>();
@@ -231,8 +250,9 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
         torch::empty({n, noise_dim}, real.options()).normal_(0.0, 1.0, noise_generator);
     double real_score = 0.0;
     double fake_score = 0.0;
-    const double d_loss =
-        discriminator_step(model, discriminator_optimizer, real, noise, &real_score, &fake_score);
+    const double d_loss = discriminator_step(model, discriminator_optimizer, real, noise,
+                                             1.0 - config.label_smoothing, &real_score, &fake_score,
+                                             config.gradient_penalty);
     generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
     real_sum += real_score * static_cast<double>(n);
     fake_sum += fake_score * static_cast<double>(n);

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -94,8 +95,9 @@ TEST_F(Gan, DiscriminatorStepTrainsOnlyTheDiscriminator) {
     const auto discriminator_before = copies(model->discriminator_parameters());
     double real_score = -1;
     double fake_score = -1;
-    const double loss = udl::discriminator_step(model, optimizer, seeded_images({8, 1, 8, 8}, 1),
-                                                seeded_normal({8, 8}, 2), &real_score, &fake_score);
+    const double loss =
+        udl::discriminator_step(model, optimizer, seeded_images({8, 1, 8, 8}, 1),
+                                seeded_normal({8, 8}, 2), 1.0, &real_score, &fake_score);
     const char* name = udl::gan_architecture_name(architecture);
     EXPECT_TRUE(std::isfinite(loss)) << name;
     EXPECT_GT(loss, 0.0) << name;
@@ -143,6 +145,66 @@ TEST_F(Gan, GeneratesImagesAndDiscriminatesToOneLogitEach) {
       }
     }
   }
+}
+
+TEST_F(Gan, LabelSmoothingLowersTheRealTargetOfTheDiscriminatorOnly) {
+  // Two copies of one model and optimizer state: the step with a smoothed target must leave
+  // a higher loss on the real images (BCE against 0.9 cannot reach 0) and other weights.
+  udl::Gan plain(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+  udl::Gan smoothed(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+  plain->eval();
+  smoothed->eval();
+  torch::optim::SGD plain_sgd(plain->discriminator_parameters(), torch::optim::SGDOptions(0.1));
+  torch::optim::SGD smoothed_sgd(smoothed->discriminator_parameters(),
+                                 torch::optim::SGDOptions(0.1));
+  const torch::Tensor real = seeded_images({8, 1, 8, 8}, 1) * 2 - 1;
+  const torch::Tensor noise = seeded_normal({8, 8}, 2);
+  const double plain_loss = udl::discriminator_step(plain, plain_sgd, real, noise, 1.0);
+  const double smoothed_loss = udl::discriminator_step(smoothed, smoothed_sgd, real, noise, 0.9);
+  EXPECT_NE(plain_loss, smoothed_loss);
+  EXPECT_FALSE(
+      all_equal(copies(plain->discriminator_parameters()), smoothed->discriminator_parameters()));
+  EXPECT_TRUE(all_equal(copies(plain->generator_parameters()), smoothed->generator_parameters()));
+  udl::GanConfig config;
+  config.label_smoothing = 0.5;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.label_smoothing = -0.1;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.label_smoothing = 0.1;
+  EXPECT_NO_THROW(udl::validate(config));
+}
+
+TEST_F(Gan, GradientPenaltyAddsTheR1TermToTheDiscriminatorsLoss) {
+  for (auto architecture : kArchitectures) {
+    // In eval mode the two steps see the same function: their losses differ by the penalty.
+    udl::Gan plain(small_spec(architecture), 0);
+    udl::Gan penalised(small_spec(architecture), 0);
+    plain->eval();
+    penalised->eval();
+    torch::optim::SGD plain_sgd(plain->discriminator_parameters(), torch::optim::SGDOptions(0.0));
+    torch::optim::SGD penalised_sgd(penalised->discriminator_parameters(),
+                                    torch::optim::SGDOptions(0.0));
+    const torch::Tensor real = (seeded_images({8, 1, 8, 8}, 1) * 2 - 1).requires_grad_(false);
+    const torch::Tensor noise = seeded_normal({8, 8}, 2);
+    const double plain_loss = udl::discriminator_step(plain, plain_sgd, real, noise);
+    const double penalised_loss =
+        udl::discriminator_step(penalised, penalised_sgd, real, noise, 1.0, nullptr, nullptr, 10.0);
+    torch::Tensor input = real.clone().requires_grad_(true);
+    const torch::Tensor gradient =
+        torch::autograd::grad({penalised->discriminate(input).sum()}, {input})[0];
+    const double penalty = 5.0 * gradient.pow(2).flatten(1).sum(1).mean().item<double>();
+    const char* name = udl::gan_architecture_name(architecture);
+    EXPECT_GT(penalty, 0.0) << name;
+    EXPECT_NEAR(penalised_loss - plain_loss, penalty, 1e-4 * (1.0 + penalty)) << name;
+    EXPECT_FALSE(real.requires_grad()) << name;  // the caller's batch is left alone
+  }
+  udl::GanConfig config;
+  config.gradient_penalty = -0.1;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.gradient_penalty = std::nan("");
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+  config.gradient_penalty = 10.0;
+  EXPECT_NO_THROW(udl::validate(config));
 }
 
 TEST_F(Gan, ValidateRejectsBadSpecs) {

@@ -11,7 +11,7 @@ import numpy as np
 
 from udl import _native
 from udl._arrays import ArrayLike, existing_file, images_for, like
-from udl._checks import integer
+from udl._checks import integer, number
 from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
@@ -129,6 +129,8 @@ def train_gan(
     lr: float | None = None,
     sample_epochs: Sequence[int] = (),
     sample_count: int = 64,
+    label_smoothing: float = 0.0,
+    gradient_penalty: float = 0.0,
     callback: Callable[[GanEpochRecord], None] | None = None,
     **options: Unpack[LoopOptions],
 ) -> GanResult:
@@ -147,6 +149,13 @@ def train_gan(
         sample_epochs: epochs after which to keep the images of one fixed noise batch
             (report 000 shows epochs 5 and 100).
         sample_count: images in that batch.
+        label_smoothing: one-sided label smoothing in [0, 0.5): the discriminator learns
+            real images as 1 - this rather than 1 (it keeps the discriminator from growing
+            overconfident); 0: the plain GAN.
+        gradient_penalty: gamma of the R1 penalty, gamma / 2 times the mean squared norm of
+            the discriminator's gradient at the real images, added to its loss (>= 0; 0: none).
+            It keeps the discriminator from overpowering the generator: report 000's fully
+            connected GAN collapses onto one image on MNIST without it.
         callback: called after every epoch with its GanEpochRecord.
 
     Returns:
@@ -163,6 +172,8 @@ def train_gan(
     )
     config.sample_epochs = [integer(e, "sample epoch") for e in sample_epochs]
     config.sample_count = integer(sample_count, "sample_count")
+    config.label_smoothing = number(label_smoothing, "label_smoothing")
+    config.gradient_penalty = number(gradient_penalty, "gradient_penalty")
     config.validate()
     train_set, _ = _resolve_data(data, None)
     model = Gan(

@@ -83,6 +83,15 @@ struct GanConfig : LoopConfig {
   // Epochs after which the generator's images of one fixed noise batch are kept.
   std::vector<int64_t> sample_epochs;
   int64_t sample_count = 64;
+  // One-sided label smoothing (Salimans et al. 2016): the discriminator learns real images
+  // as 1 - this rather than 1, which keeps it from growing confident enough to push the
+  // generator onto one mode. In [0, 0.5); 0 is the plain GAN.
+  double label_smoothing = 0.0;
+  // R1 gradient penalty (Mescheder et al. 2018): gamma / 2 times the mean squared norm of
+  // the discriminator's gradient at the real images, added to its loss. It keeps the
+  // discriminator from overpowering the generator, which then stops ignoring its noise (report
+  // 000's fully connected GAN collapses onto one image on MNIST without it). >= 0; 0: none.
+  double gradient_penalty = 0.0;
 };
 // Throws InvalidArgument naming the first out-of-range field.
 void validate(const GanConfig& config);
@@ -108,11 +117,14 @@ struct GanTrainResult : TrainingRun<GanEpochRecord> {
 
 using GanHooks = LoopHooks<GanEpochRecord>;
 
-// One discriminator step (its optimizer only) on real images in [-1, 1] and the
-// generator's images of `noise`; returns its loss and writes the mean scores.
+// One discriminator step (its optimizer only) on real images in [-1, 1], labelled
+// `real_target`, and the generator's images of `noise`, labelled 0; returns its loss and
+// writes the mean scores.
+// With `gradient_penalty` > 0 the R1 penalty is added (see GanConfig).
 double discriminator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& real,
-                          const torch::Tensor& noise, double* real_score = nullptr,
-                          double* fake_score = nullptr);
+                          const torch::Tensor& noise, double real_target = 1.0,
+                          double* real_score = nullptr, double* fake_score = nullptr,
+                          double gradient_penalty = 0.0);
 // One generator step (its optimizer only): make D call the generator's images real.
 double generator_step(Gan& model, torch::optim::Optimizer& optimizer, const torch::Tensor& noise);
 

@@ -13,8 +13,8 @@ from udl.app.progress import Progress
 from udl.app.stages.context import SHOWN_IMAGES, Context, projection_figures
 from udl.classifiers import finetune_classifier
 from udl.loading import load_model
-from udl.search_spaces import REPORT002_BEST
-from udl.training import train_cae
+from udl.search_spaces import REPORT002_BEST, report002_cae
+from udl.training import train_autoencoder
 from udl.tuning import tune
 from udl.vae import train_vae
 
@@ -61,10 +61,9 @@ def _cae(c: Context) -> dict[str, Any]:
     test = c.test_images()
     training = {k: v for k, v in REPORT002_BEST.items() if k not in ("nf", "latent_dim")}
     with c.epochs("cae", epochs) as bar:
-        result = train_cae(
+        result = train_autoencoder(
+            report002_cae(8, 14, c.data.train.image_shape),
             c.data,
-            nf=8,
-            latent_dim=14,
             snapshot_images=test[:SHOWN_IMAGES],
             snapshot_epochs=[epochs],
             callback=bar.epoch,
@@ -98,8 +97,7 @@ def _vae(c: Context) -> dict[str, Any]:
     with c.epochs("vae", epochs) as bar:
         result = train_vae(
             c.data,
-            nf=8,
-            latent_dim=14,
+            spec=report002_cae(8, 14, c.data.train.image_shape),
             batch_norm=True,
             callback=bar.epoch,
             **c.loop(epochs=epochs),
