@@ -76,6 +76,7 @@ def test_gan_and_vae_flags_carry_their_own_defaults(capsys: pytest.CaptureFixtur
     gan_help = " ".join(capsys.readouterr().out.split())
     assert "--architecture {fc,fc_leaky,dcgan}" in gan_help
     assert "--noise-dim NOISE_DIM" in gan_help
+    assert "--gradient-penalty GRADIENT_PENALTY" in gan_help
 
 
 # --- usage errors: exit code 2 with the message --------------------------------------------------
@@ -300,6 +301,7 @@ def test_train_vae_gan_and_classifier(
     gan = ["train", "gan", *FAST, "--sample-epochs", "1", "--out", str(tmp_path / "gan")]
     assert cli.main(gan) == 0
     assert (tmp_path / "gan" / "figures" / "samples-1.png").is_file()
+    assert (tmp_path / "gan" / "figures" / "loss.png").is_file()  # generator and discriminator
     assert isinstance(udl.load_model(tmp_path / "gan" / "model.udl"), udl.Gan)
     classifier = ["train", "classifier", *FAST, "--head", "two_layer"]
     assert cli.main([*classifier, "--out", str(tmp_path / "clf")]) == 0

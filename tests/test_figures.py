@@ -21,6 +21,7 @@ import udl
 from udl import InvalidArgument
 from udl.figures import (
     confusion_matrix,
+    gan_loss_curves,
     image_grid,
     latent_grids_side_by_side,
     loss_curves,
@@ -191,6 +192,32 @@ def test_loss_curves_rejects_an_empty_history() -> None:
 def test_loss_curves_rejects_records_without_the_fields() -> None:
     with pytest.raises(InvalidArgument, match="int has no epoch, train_loss, val_loss"):
         loss_curves([1, 2])
+
+
+def test_gan_loss_curves_draw_both_networks(tmp_path: Path) -> None:
+    history = [
+        udl.GanEpochRecord(
+            epoch=e, generator_loss=g, discriminator_loss=d, real_score=0.6, fake_score=0.4
+        )
+        for e, g, d in [(1, 1.5, 0.6), (2, 1.1, 0.9), (3, 0.9, 1.2)]
+    ]
+    fig = gan_loss_curves(history, title="report 003")
+    render(fig, tmp_path)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["generator", "discriminator"]
+    generator, discriminator = ax.get_lines()
+    assert list(generator.get_xdata()) == [1, 2, 3]
+    np.testing.assert_allclose(discriminator.get_ydata(), [0.6, 0.9, 1.2])
+    assert ax.get_title() == "report 003"
+
+
+def test_gan_loss_curves_reject_an_autoencoders_history_and_an_empty_one(
+    trained: udl.TrainResult,
+) -> None:
+    with pytest.raises(InvalidArgument, match="EpochRecord has no generator_loss"):
+        gan_loss_curves(trained.history)
+    with pytest.raises(InvalidArgument, match="history is empty"):
+        gan_loss_curves([])
 
 
 def test_loss_curves_rejects_a_frame_without_the_columns() -> None:

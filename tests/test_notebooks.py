@@ -1,6 +1,6 @@
 """notebooks/: each report's notebook executes top to bottom at the small budget in a fresh
 kernel (nbclient), shows figures and prints the figures of merit of its summary; and the
-notebooks are stored without outputs."""
+notebooks are stored with the outputs of the medium budget, so that they show when opened."""
 
 from __future__ import annotations
 
@@ -86,12 +86,21 @@ def test_every_notebook_is_tested() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
-def test_notebook_is_stored_without_outputs(name: str) -> None:
+def test_notebook_is_stored_with_the_outputs_of_the_medium_budget(name: str) -> None:
+    """Opened as stored, a notebook shows its figures and its summary: every code cell ran,
+    in order, at the budget its first cell says."""
     notebook = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
     nbformat.validate(notebook)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
+    outputs = [output for cell in code for output in cell.outputs]
+    assert sum("image/png" in output.get("data", {}) for output in outputs) >= 3
+    assert "UDL_NOTEBOOK_BUDGET=medium" in notebook.cells[0].source
+    stdout = "".join(o["text"] for o in outputs if o.get("name") == "stdout")
+    assert f"== report {name[-3:]} summary (budget medium) ==" in stdout
+    for key in NOTEBOOKS[name][1]:
+        assert re.search(rf"^{re.escape(key)}: \S+$", stdout, re.MULTILINE), key
 
 
 @pytest.mark.slow
