@@ -92,11 +92,6 @@ def train_torch(
     return g.eval()
 
 
-def shares(samples: np.ndarray, network: udl.metrics.FeatureNetwork) -> np.ndarray:
-    predicted = network.log_probabilities(samples).argmax(1)
-    return np.bincount(predicted, minlength=10) / len(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -122,7 +117,7 @@ def main() -> None:
         g = train_torch(images, args.epochs, **setting)
         with torch.no_grad():
             samples = (g(torch.randn(SAMPLES, 100)).view(-1, 1, 28, 28) + 1) / 2
-        s = shares(samples.numpy(), network)
+        s = udl.metrics.class_shares(samples.numpy(), network)
         print(f"| {name} | {s.min():.1%} | {s.max():.1%} | {time.perf_counter() - start:.0f} |")
     start = time.perf_counter()
     result = udl.train_gan(
@@ -131,7 +126,7 @@ def main() -> None:
         epochs=args.epochs,
         gradient_penalty=10.0,
     )
-    s = shares(result.model.generate(SAMPLES), network)
+    s = udl.metrics.class_shares(result.model.generate(SAMPLES), network)
     print(
         f"| udl, gradient_penalty=10 | {s.min():.1%} | {s.max():.1%} | "
         f"{time.perf_counter() - start:.0f} |"

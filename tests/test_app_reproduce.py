@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import SMOKE_REPRODUCTION
@@ -76,6 +77,9 @@ def test_the_comparisons_file_has_every_comparison_with_its_verdict(
     with open(smoke_reproduction / COMPARISONS_FILE, newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == len(plan.COMPARISONS)
+    assert all(r["udl"] != "" for r in rows)  # every comparison found its stage's figure
+    informational = [r for r in rows if r["metric"] == "time per epoch, from scratch / fine-tuned"]
+    assert informational[0]["bar"] == "" and informational[0]["better"] == ""
     first = {(r["report"], r["experiment"], r["metric"]): r for r in rows}
     finetune = first[("000", "fine-tuning, convolutions frozen, linear head", "test accuracy")]
     assert float(finetune["reported"]) == 0.87 and finetune["bar"] == "0.87"
@@ -99,7 +103,13 @@ def test_a_comparison_holds_only_when_udl_reaches_the_bar() -> None:
     assert lower.holds(0.0150) and not lower.holds(0.0170)
     assert higher.holds(0.88) and not higher.holds(0.86)
     assert share.holds(0.05) and not share.holds(0.0) and share.bar == 0.04
-    assert lower.holds(None) is None
+    assert lower.holds(None) is None and lower.holds(float("nan")) is False
+    told = plan.Comparison("000", "x", "ratio", 4.0, ("c", "r"), "", True, informational=True)
+    assert told.bar is None and told.holds(10.0) is None
+    best = plan.Comparison(
+        "000", "x", "mse", None, ("c", "m"), "", best=("b", "m"), best_target=0.012
+    )
+    assert best.holds(0.0119, best.best_target) and not best.holds(0.0121, best.best_target)
     rows = comparison_rows({"002": {"cae": {"metrics": {"test_mse": 0.015}}}})
     assert [r["better"] for r in rows if r["metric"] == "test MSE"] == [True]
     assert all(r["report"] == "002" for r in rows)  # reports not run are left out
@@ -122,7 +132,9 @@ def test_the_tables_hold_the_grid_and_the_ablations(smoke_reproduction: Path) ->
         (lr, d) for lr in (1e-3, 1e-2, 1e-1) for d in (2, 4, 6, 8, 10)
     }
     best = _stage(smoke_reproduction, "003", "grid")["metrics"]
-    chosen = min(grid, key=lambda r: r["mean_val_mse"])
+    chosen = min(
+        grid, key=lambda r: r["mean_val_mse"] if np.isfinite(r["mean_val_mse"]) else np.inf
+    )
     assert (best["best_lr"], best["best_latent_dim"]) == (chosen["lr"], chosen["latent_dim"])
     assert _stage(smoke_reproduction, "003", "best")["params"]["lr"] == chosen["lr"]
     ablations = _stage(smoke_reproduction, "001", "ablations")["tables"][0]["rows"]

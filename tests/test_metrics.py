@@ -16,6 +16,7 @@ import udl
 from udl.metrics import (
     FeatureNetwork,
     GenerationQuality,
+    class_shares,
     evaluate_generation,
     frechet_distance,
     frechet_distance_of_features,
@@ -62,6 +63,20 @@ class FixedNetwork:
     def log_probabilities(self, images: np.ndarray, *, device: str | None = None) -> np.ndarray:
         assert len(images) == len(self._log_p)
         return self._log_p
+
+
+# --- class shares -------------------------------------------------------------------------
+
+
+def test_class_shares_count_each_images_most_probable_class() -> None:
+    log_p = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.5, 0.4, 0.1]]))
+    shares = class_shares(np.zeros((4, 1, 2, 2), np.float32), FixedNetwork(log_p))
+    np.testing.assert_allclose(shares, [0.75, 0.25, 0.0])  # a class never chosen stays 0
+
+
+def test_class_shares_of_no_images() -> None:
+    with pytest.raises(ValueError, match="at least one image"):
+        class_shares(np.zeros((0, 1, 2, 2), np.float32), FixedNetwork(np.zeros((0, 3))))
 
 
 # --- the Fréchet distance of features ---------------------------------------------------

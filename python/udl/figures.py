@@ -181,7 +181,7 @@ def gan_loss_curves(history: Any, *, title: str | None = None) -> Figure:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("BCE loss")
+    ax.set_ylabel("loss (the discriminator's includes any R1 penalty)")
     ax.legend()
     if title:
         ax.set_title(title)

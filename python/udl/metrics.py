@@ -28,6 +28,7 @@ from udl.classifiers import Classifier, train_classifier
 __all__ = [
     "FeatureNetwork",
     "GenerationQuality",
+    "class_shares",
     "evaluate_generation",
     "frechet_distance",
     "frechet_distance_of_features",
@@ -125,6 +126,17 @@ def inception_score(
     log_p = np.ascontiguousarray(network.log_probabilities(images, device=device), np.float32)
     mean, std = _native._C.inception_score(log_p, integer(splits, "splits"))
     return float(mean), float(std)
+
+
+def class_shares(
+    images: ArrayLike, network: FeatureNetwork, *, device: str | None = None
+) -> np.ndarray:
+    """The share of `images` that `network` labels as each class (sums to 1): a generator
+    that collapsed onto a few modes leaves the other classes (nearly) empty."""
+    log_p = network.log_probabilities(images, device=device)
+    if len(log_p) == 0:
+        raise ValueError("class_shares needs at least one image")
+    return np.bincount(log_p.argmax(axis=1), minlength=log_p.shape[1]) / len(log_p)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,10 @@ def comparison_rows(stages: Stages) -> list[dict[str, Any]]:
                 "higher_is_better": comparison.higher_is_better,
                 "better": comparison.holds(value),
                 "setting": comparison.setting,
+                "best_target": comparison.best_target,
+                "best_reached": comparison.holds(best, comparison.best_target)
+                if comparison.best_target is not None
+                else None,
                 "best_setting": comparison.best_setting,
             }
         )
@@ -99,7 +103,8 @@ def _value(stages: Stages, report: str, where: tuple[str, str]) -> float | None:
 def _csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     fields = ["report", "experiment", "metric", "reported", "udl", "udl_best", "bar"]
-    fields += ["higher_is_better", "better", "setting", "best_setting"]
+    fields += ["higher_is_better", "better", "setting", "best_target", "best_reached"]
+    fields += ["best_setting"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
@@ -151,7 +156,10 @@ def _page(run: RunFolder, settings: dict, stages: Stages, rows: list[dict[str, A
             parts.append(f'<h3 id="stage-{report}-{name}">{html.escape(stage_title)}</h3>')
             stage = report_stages.get(name)
             if stage is None:
-                parts.append('<p class="missing">Not run yet: rerun `udl reproduce` to finish.</p>')
+                parts.append(
+                    '<p class="missing">Not run yet: rerun `udl reproduce --reports '
+                    f"{report}` on this folder to finish.</p>"
+                )
                 continue
             parts.append(_stage_facts(stage))
             parts.extend(_table(table) for table in stage.get("tables", []))
@@ -193,24 +201,31 @@ def _comparison_table(report: str, rows: list[dict[str, Any]]) -> str:
     lines = [
         f'<table class="comparisons" id="comparisons-{report}">',
         "<tr><th>experiment</th><th>metric</th><th>the report</th><th>udl at the report's "
-        "setting</th><th>bar</th><th>udl's best</th><th>the setting</th></tr>",
+        "setting</th><th>bar</th><th>udl's best (its target)</th><th>the setting</th></tr>",
     ]
     for row in rows:
         verdict = {True: "better", False: "worse", None: ""}[row["better"]]
         mark = {True: " ✓", False: " ✗", None: ""}[row["better"]]
-        bar = "" if row["bar"] is None else ("≥ " if row["higher_is_better"] else "≤ ")
-        bar += _number(row["bar"], row["metric"]) if row["bar"] is not None else "—"
+        best_mark = {True: " ✓", False: " ✗", None: ""}[row["best_reached"]]
+        best = _number(row["udl_best"], row["metric"]) + best_mark
+        if row["best_target"] is not None:
+            best += f" ({_bound(row, row['best_target'])})"
+        bar = "—" if row["bar"] is None else _bound(row, row["bar"])
         setting = row["setting"] + (f"; best: {row['best_setting']}" if row["best_setting"] else "")
         lines.append(
             f"<tr><td>{html.escape(row['experiment'])}</td><td>{html.escape(row['metric'])}</td>"
             f"<td class=number>{_number(row['reported'], row['metric'])}</td>"
             f'<td class="number {verdict}">{_number(row["udl"], row["metric"])}{mark}</td>'
             f"<td class=number>{html.escape(bar)}</td>"
-            f"<td class=number>{_number(row['udl_best'], row['metric'])}</td>"
+            f"<td class=number>{html.escape(best)}</td>"
             f"<td>{html.escape(setting)}</td></tr>"
         )
     lines.append("</table>")
     return "\n".join(lines)
+
+
+def _bound(row: dict[str, Any], value: float) -> str:
+    return ("≥ " if row["higher_is_better"] else "≤ ") + _number(value, row["metric"])
 
 
 def _table(table: dict[str, Any]) -> str:

@@ -19,6 +19,8 @@ from udl.app.runs import RunFolder
 
 #: Test images shown in reconstruction figures.
 SHOWN_IMAGES = 8
+#: udl's best classifiers (reports 000 and 003) widen the encoder to this first nf.
+BEST_CLASSIFIER_NF = 32
 
 
 @dataclass
@@ -60,9 +62,9 @@ class Context:
     def test_images(self) -> np.ndarray:
         return self.data.test.images
 
-    def subset(self, images: int | None, data: datasets.Dataset | None = None) -> Any:
+    def subset(self, images: int | None) -> Any:
         """The training set cut to `images` (seeded; None: all of it)."""
-        train = (data or self.data).train
+        train = self.data.train
         if images is None or images >= len(train):
             return train
         rng = np.random.default_rng(self.seed)
@@ -82,6 +84,53 @@ class Context:
         )
 
 
+def study_outcome(
+    c: Context, search: str, data: Any, trials: int, what: str, **tuning: Any
+) -> tuple[dict[str, Any], Any]:
+    """Runs the Optuna study `search` (a `udl.tuning.SEARCHES` key) on `data` in
+    `study/<report>/`, writes its trials table and Optuna's figures; returns the stage's
+    outcome and the trials table (a DataFrame)."""
+    from udl.tuning import tune
+
+    with Progress(trials, f"{c.report} study", unit="trial", mode=c.mode) as bar:
+        result = tune(
+            data,
+            search,
+            n_trials=trials,
+            run_dir=c.run.file(f"study/{c.report}"),
+            study_name=search,
+            epochs=c.budget.search_epochs,
+            seed=c.seed,
+            threads=c.threads,
+            device=c.device,
+            callback=bar.trial,
+            **tuning,
+        )
+    table = result.trials_table()
+    c.run.write_text(f"study/{c.report}/trials.csv", table.to_csv(index=False))
+    figures_folder = c.run.file(f"figures/{c.report}-study")
+    states = table["state"].value_counts().to_dict()
+    outcome = {
+        "metrics": {
+            "best_value": result.best_value,
+            "trials": len(table),
+            "complete": int(states.get("COMPLETE", 0)),
+            "pruned": int(states.get("PRUNED", 0)),
+            "images": len(data),
+            "epochs_per_trial": c.budget.search_epochs,
+        },
+        "best_params": result.best_params,
+        "figures": [
+            {
+                "file": str(path.relative_to(c.run.path)),
+                "caption": f"{what}: " + path.stem.replace("_", " "),
+            }
+            for path in result.save_figures(figures_folder)
+        ],
+    }
+    return outcome, table
+
+
 def sized(data: datasets.Dataset, budget: Budget, subset: int | None, seed: int) -> Any:
     """`data` cut to the budget's (and `subset`'s) numbers of training and test images."""
     rng = np.random.default_rng(seed)
@@ -92,13 +141,6 @@ def sized(data: datasets.Dataset, budget: Budget, subset: int | None, seed: int)
         train = train.subset(np.sort(rng.choice(len(train), train_count, replace=False)))
     test = data.test if test_count == len(data.test) else data.test.subset(np.arange(test_count))
     return dataclasses.replace(data, train=train, test=test)
-
-
-def class_shares(images: np.ndarray, network: metrics.FeatureNetwork) -> np.ndarray:
-    """The share of `images` the feature network puts in each class."""
-    predicted = network.log_probabilities(images).argmax(axis=1)
-    classes = network.log_probabilities(images[:1]).shape[1]
-    return np.bincount(predicted, minlength=classes) / len(images)
 
 
 #: How the fully connected GANs of reports 000 and 003 train beyond what the reports give
@@ -129,11 +171,12 @@ def gan_outcome(c: Context, architecture: str, dataset: str, epochs: int) -> dic
         )
     name = f"gan-{architecture}-{dataset}"
     result.model.save(c.model_path(name))
+    kept = sorted(result.samples)  # fewer when the run stopped early (diverged)
     network = c.feature_network(dataset)
     count = min(c.budget.generated, len(data.test))
     samples = result.model.generate(count, seed=c.seed)
     quality = metrics.evaluate_generation(samples, data.test.images[:count], network)
-    shares = class_shares(samples, network)
+    shares = metrics.class_shares(samples, network)
     prefix = f"{architecture}_{dataset}"
     return {
         "metrics": {
@@ -153,18 +196,16 @@ def gan_outcome(c: Context, architecture: str, dataset: str, epochs: int) -> dic
                 f"{architecture} GAN on {dataset}: generator and discriminator loss per epoch",
             ),
             c.figure(
-                figures.image_grid(
-                    np.concatenate([result.samples[e][:8] for e in sample_epochs]), ncols=8
-                ),
+                figures.image_grid(np.concatenate([result.samples[e][:8] for e in kept]), ncols=8),
                 f"{name}-epochs",
                 f"{architecture} GAN on {dataset}: the same noise after epochs "
-                f"{', '.join(map(str, sample_epochs))}, one row each",
+                f"{', '.join(map(str, kept))}, one row each",
             ),
             c.figure(
                 figures.image_grid(samples[:64]),
                 f"{name}-samples",
-                f"{architecture} GAN on {dataset}: samples; smallest class share "
-                f"{shares.min():.1%}, Fréchet distance {quality.frechet_distance:.3g}",
+                f"{architecture} GAN on {dataset}: samples; of {count}, the smallest class "
+                f"has {shares.min():.1%}, Fréchet distance {quality.frechet_distance:.3g}",
             ),
         ],
     }

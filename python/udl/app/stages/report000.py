@@ -10,57 +10,42 @@ from typing import Any
 import numpy as np
 
 from udl import figures, latent
-from udl.app.progress import Progress
-from udl.app.stages.context import SHOWN_IMAGES, Context, gan_outcome, merge, projection_figures
-from udl.autoencoders import AutoencoderSpec
+from udl.app.stages.context import (
+    BEST_CLASSIFIER_NF,
+    SHOWN_IMAGES,
+    Context,
+    gan_outcome,
+    merge,
+    projection_figures,
+    study_outcome,
+)
 from udl.classifiers import finetune_classifier, train_classifier
 from udl.loading import load_model
-from udl.search_spaces import REPORT000_BEST
+from udl.search_spaces import REPORT000_BEST, report000_space
 from udl.training import train_autoencoder, train_cae
-from udl.tuning import tune
 from udl.vae import train_vae
 
-#: Report 000's best CAE (the study's first trial, the setting of every comparison): its
-#: training settings.
-_TRAINING = {k: v for k, v in REPORT000_BEST.items() if k not in ("nf", "latent_dim")}
+
+def _report_setting(c: Context) -> Any:
+    """Report 000's best trial (nf 16, latent 10, Adam 4e-3, weight decay 1e-5) as a plan of
+    its search space: the setting of every comparison with the report."""
+    import optuna
+
+    trial = optuna.trial.FixedTrial(REPORT000_BEST)
+    return report000_space(trial, c.data.train.image_shape)
 
 
 def _tune(c: Context) -> dict[str, Any]:
-    train = c.subset(c.budget.search_images)
-    with Progress(c.budget.search_trials, "000 study", unit="trial", mode=c.mode) as bar:
-        result = tune(
-            train,
-            "report000",
-            n_trials=c.budget.search_trials,
-            run_dir=c.run.file("study/000"),
-            study_name="report000",
-            pruner="median",
-            epochs=c.budget.search_epochs,
-            seed=c.seed,
-            threads=c.threads,
-            device=c.device,
-            callback=bar.trial,
-            enqueue=[REPORT000_BEST],
-        )
-    table = result.trials_table()
-    c.run.write_text("study/000/trials.csv", table.to_csv(index=False))
-    shown = []
-    for path in result.save_figures(c.run.file("figures/000-study")):
-        caption = "Report 000's study: " + path.stem.replace("_", " ")
-        shown.append({"file": str(path.relative_to(c.run.path)), "caption": caption})
-    states = table["state"].value_counts().to_dict()
-    return {
-        "metrics": {
-            "best_val_loss": result.best_value,
-            "trials": len(table),
-            "complete": int(states.get("COMPLETE", 0)),
-            "pruned": int(states.get("PRUNED", 0)),
-            "images": len(train),
-            "epochs_per_trial": c.budget.search_epochs,
-        },
-        "best_params": result.best_params,
-        "figures": shown,
-    }
+    outcome, _ = study_outcome(
+        c,
+        "report000",
+        c.subset(c.budget.search_images),
+        c.budget.search_trials,
+        "Report 000's study",
+        pruner="median",
+        enqueue=[REPORT000_BEST],
+    )
+    return outcome
 
 
 def _cae(c: Context) -> dict[str, Any]:
@@ -68,18 +53,22 @@ def _cae(c: Context) -> dict[str, Any]:
     epochs = c.budget.cae_epochs
     # Report 000 shows its reconstructions at two epochs: an early one and the last.
     snapshot_epochs = sorted({min(5, epochs), epochs})
-    spec = AutoencoderSpec.conv_autoencoder(16, 10, c.data.train.image_shape)
+    plan = _report_setting(c)
     with c.epochs("cae", epochs) as bar:
         result = train_autoencoder(
-            spec,
+            plan.spec,
             c.data,
             snapshot_images=test[:SHOWN_IMAGES],
             snapshot_epochs=snapshot_epochs,
             callback=bar.epoch,
-            **c.loop(epochs=epochs, **_TRAINING),
+            **c.loop(epochs=epochs, **plan.training),
         )
     result.model.save(c.model_path("cae"))
+    # Early stopping may end the run before the last snapshot: the final weights stand in.
     rows = {f"epoch {e}": result.snapshots[e] for e in sorted(result.snapshots)}
+    rows.setdefault(
+        f"best epoch {result.best_epoch}", result.model.reconstruct(test[:SHOWN_IMAGES])
+    )
     return {
         "metrics": {
             "test_mse": result.test_mse,
@@ -96,7 +85,7 @@ def _cae(c: Context) -> dict[str, Any]:
             c.figure(
                 figures.reconstruction_rows(test[:SHOWN_IMAGES], rows),
                 "cae-reconstructions",
-                "CAE: test images (top) and their reconstructions after two epochs",
+                "CAE: test images (top) and their reconstructions after the epochs named",
             ),
         ],
     }
@@ -123,10 +112,14 @@ def _latent(c: Context) -> dict[str, Any]:
 
 
 def _plane(c: Context) -> dict[str, Any]:
-    epochs = c.budget.cae_epochs
+    epochs = c.budget.vae_epochs
     with c.epochs("cae latent 2", epochs) as bar:
         result = train_cae(
-            c.data, nf=16, latent_dim=2, callback=bar.epoch, **c.loop(epochs=epochs, **_TRAINING)
+            c.data,
+            nf=16,
+            latent_dim=2,
+            callback=bar.epoch,
+            **c.loop(epochs=epochs, **_report_setting(c).training),
         )
     result.model.save(c.model_path("cae-latent2"))
     codes = latent.encode_dataset(result.model, c.data.test)
@@ -250,8 +243,7 @@ def _vae(c: Context) -> dict[str, Any]:
 
 #: udl's recipes for the same data and test set, beside the report's setting: one-cycle
 #: learning rates (the CAE's code stays 10-d) and a wider encoder for the classifiers.
-BEST_CAE = {"nf": 16, "latent_dim": 10, "lr": 1e-2, "lr_schedule": "onecycle"}
-BEST_CLASSIFIER_NF = 32
+BEST_CAE = {"nf": 16, "latent_dim": 10, "lr": 1e-2}
 
 
 def _best(c: Context) -> dict[str, Any]:
@@ -293,7 +285,8 @@ def _best(c: Context) -> dict[str, Any]:
             "scratch_accuracy": scratch.test.accuracy,
         },
         "params": {
-            "cae": "nf 16, latent 10, Adam one-cycle to 1e-2",
+            "cae": f"nf {BEST_CAE['nf']}, latent {BEST_CAE['latent_dim']}, Adam one-cycle to "
+            f"{BEST_CAE['lr']:g}",
             "fine-tuning": "that CAE's convolutions frozen, linear head, one-cycle to 1e-2",
             "from scratch": f"nf {BEST_CLASSIFIER_NF}, latent 64, two-layer head of 128, "
             "one-cycle to 3e-3",

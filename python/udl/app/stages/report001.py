@@ -13,11 +13,10 @@ import numpy as np
 
 from udl import figures
 from udl.app.progress import Progress
-from udl.app.stages.context import SHOWN_IMAGES, Context
+from udl.app.stages.context import SHOWN_IMAGES, Context, study_outcome
 from udl.cross_validation import cross_validate
 from udl.search_spaces import report001_basic, report001_best
 from udl.training import train_autoencoder
-from udl.tuning import tune
 
 FOLDS = 5
 #: Report 001's best pruning schedule, used by the pruning ablation.
@@ -51,7 +50,7 @@ def _basic(c: Context) -> dict[str, Any]:
             c.figure(
                 figures.reconstruction_rows(test[:SHOWN_IMAGES], rows),
                 "basic-reconstructions",
-                "Basic CAE: test images and their reconstructions after three epochs",
+                "Basic CAE: test images and their reconstructions after the epochs named",
             ),
         ],
     }
@@ -124,44 +123,17 @@ def _ablations(c: Context) -> dict[str, Any]:
 
 
 def _search(c: Context) -> dict[str, Any]:
-    data = c.subset(c.budget.report001_images)
-    trials = c.budget.report001_trials
-    with Progress(trials, "001 study", unit="trial", mode=c.mode) as bar:
-        result = tune(
-            data,
-            "report001",
-            n_trials=trials,
-            run_dir=c.run.file("study/001"),
-            study_name="report001",
-            epochs=c.budget.search_epochs,
-            seed=c.seed,
-            threads=c.threads,
-            device=c.device,
-            callback=bar.trial,
-        )
-    table = result.trials_table()
-    c.run.write_text("study/001/trials.csv", table.to_csv(index=False))
+    outcome, table = study_outcome(
+        c,
+        "report001",
+        c.subset(c.budget.report001_images),
+        c.budget.report001_trials,
+        "Report 001's study",
+    )
     column = "user_attrs_invalid_architecture"
     invalid = int(table[column].notna().sum()) if column in table else 0
-    states = table["state"].value_counts().to_dict()
-    return {
-        "metrics": {
-            "best_objective": result.best_value,
-            "trials": len(table),
-            "complete": int(states.get("COMPLETE", 0)),
-            "invalid_architectures_pruned": invalid,
-            "images": len(data),
-            "epochs_per_fold": c.budget.search_epochs,
-        },
-        "best_params": result.best_params,
-        "figures": [
-            {
-                "file": str(path.relative_to(c.run.path)),
-                "caption": "Report 001's study: " + path.stem.replace("_", " "),
-            }
-            for path in result.save_figures(c.run.file("figures/001-study"))
-        ],
-    }
+    outcome["metrics"]["invalid_architectures_pruned"] = invalid
+    return outcome
 
 
 def _best(c: Context) -> dict[str, Any]:

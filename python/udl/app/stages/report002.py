@@ -9,65 +9,35 @@ from typing import Any
 import numpy as np
 
 from udl import figures, latent
-from udl.app.progress import Progress
-from udl.app.stages.context import SHOWN_IMAGES, Context, projection_figures
+from udl.app.stages.context import SHOWN_IMAGES, Context, projection_figures, study_outcome
 from udl.classifiers import finetune_classifier
 from udl.loading import load_model
-from udl.search_spaces import REPORT002_BEST, report002_cae
+from udl.search_spaces import REPORT002_BEST, report002_cae, report002_space
 from udl.training import train_autoencoder
-from udl.tuning import tune
 from udl.vae import train_vae
 
 
 def _search(c: Context) -> dict[str, Any]:
-    train = c.subset(c.budget.search_images)
-    trials = min(c.budget.search_trials, 20)
-    with Progress(trials, "002 study", unit="trial", mode=c.mode) as bar:
-        result = tune(
-            train,
-            "report002",
-            n_trials=trials,
-            run_dir=c.run.file("study/002"),
-            study_name="report002",
-            pruner="median",
-            epochs=c.budget.search_epochs,
-            seed=c.seed,
-            threads=c.threads,
-            device=c.device,
-            callback=bar.trial,
-        )
-    table = result.trials_table()
-    c.run.write_text("study/002/trials.csv", table.to_csv(index=False))
-    shown = []
-    for path in result.save_figures(c.run.file("figures/002-study")):
-        caption = "Report 002's random search: " + path.stem.replace("_", " ")
-        shown.append({"file": str(path.relative_to(c.run.path)), "caption": caption})
-    states = table["state"].value_counts().to_dict()
-    return {
-        "metrics": {
-            "best_val_loss": result.best_value,
-            "trials": len(table),
-            "pruned": int(states.get("PRUNED", 0)),
-            "images": len(train),
-            "epochs_per_trial": c.budget.search_epochs,
-        },
-        "best_params": result.best_params,
-        "figures": shown,
-    }
+    outcome, _ = study_outcome(
+        c,
+        "report002",
+        c.subset(c.budget.search_images),
+        min(c.budget.search_trials, 20),
+        "Report 002's random search",
+        pruner="median",
+    )
+    return outcome
 
 
 def _cae(c: Context) -> dict[str, Any]:
+    import optuna
+
     epochs = c.budget.cae_epochs
-    test = c.test_images()
-    training = {k: v for k, v in REPORT002_BEST.items() if k not in ("nf", "latent_dim")}
+    shown = c.test_images()[:SHOWN_IMAGES]
+    plan = report002_space(optuna.trial.FixedTrial(REPORT002_BEST), c.data.train.image_shape)
     with c.epochs("cae", epochs) as bar:
         result = train_autoencoder(
-            report002_cae(8, 14, c.data.train.image_shape),
-            c.data,
-            snapshot_images=test[:SHOWN_IMAGES],
-            snapshot_epochs=[epochs],
-            callback=bar.epoch,
-            **c.loop(epochs=epochs, **training),
+            plan.spec, c.data, callback=bar.epoch, **c.loop(epochs=epochs, **plan.training)
         )
     result.model.save(c.model_path("cae"))
     return {
@@ -81,9 +51,7 @@ def _cae(c: Context) -> dict[str, Any]:
         "figures": [
             c.figure(figures.loss_curves(result.history), "cae-loss", "CAE: loss per epoch"),
             c.figure(
-                figures.reconstruction_rows(
-                    test[:SHOWN_IMAGES], {"CAE": result.snapshots[max(result.snapshots)]}
-                ),
+                figures.reconstruction_rows(shown, {"CAE": result.model.reconstruct(shown)}),
                 "cae-reconstructions",
                 "Report 002's best CAE: test images and their reconstructions",
             ),
@@ -120,14 +88,12 @@ def _vae(c: Context) -> dict[str, Any]:
 def _latent(c: Context) -> dict[str, Any]:
     cae = load_model(c.model_path("cae"))
     vae = load_model(c.model_path("vae"))
-    cae_variance, cae_figures = projection_figures(
-        c, latent.encode_dataset(cae, c.data.test), "CAE", "cae"
-    )
+    codes = latent.encode_dataset(cae, c.data.test)
+    cae_variance, cae_figures = projection_figures(c, codes, "CAE", "cae")
     vae_variance, vae_figures = projection_figures(
         c, latent.encode_dataset(vae, c.data.test), "VAE (means)", "vae"
     )
     # The CAE has no prior: decode codes drawn from a Gaussian fitted to its test codes.
-    codes = latent.encode_dataset(cae, c.data.test)
     rng = np.random.default_rng(c.seed)
     drawn = rng.multivariate_normal(codes.mean(0), np.cov(codes.T), 64).astype(np.float32)
     return {

@@ -5,11 +5,19 @@ the Gaussian-and-rotation denoiser, and the LeakyReLU GAN on both datasets."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from typing import Any
 
 from udl import figures, latent
-from udl.app.stages.context import SHOWN_IMAGES, Context, gan_outcome, merge, projection_figures
+from udl.app.stages.context import (
+    BEST_CLASSIFIER_NF,
+    SHOWN_IMAGES,
+    Context,
+    gan_outcome,
+    merge,
+    projection_figures,
+)
 from udl.autoencoders import AutoencoderSpec
 from udl.classifiers import train_classifier
 from udl.corruption import Corruption, denoise
@@ -19,11 +27,10 @@ from udl.training import train_dae
 
 FOLDS = 6
 NF = 8  # the lab's CAE, which report 003 uses
-BEST_CLASSIFIER_NF = 32  # udl's best encoder-as-classifier: a wider encoder
 
 
 def _cross_validated(
-    c: Context, data: Any, latent_dim: int, lr: float, epochs: int, what: str
+    c: Context, data: Any, latent_dim: int, lr: float, epochs: int, what: str, *, test: Any = None
 ) -> CrossValidationResult:
     spec = AutoencoderSpec.conv_autoencoder(NF, latent_dim, c.data.train.image_shape)
     with c.epochs(what, FOLDS * epochs) as bar:
@@ -31,14 +38,17 @@ def _cross_validated(
             spec,
             data,
             k=FOLDS,
-            test=c.data.test,
+            test=test,
             callback=bar.epoch,
             **c.loop(epochs=epochs, optimizer="adam", lr=lr),
         )
 
 
 def _mean_train_mse(result: CrossValidationResult) -> float:
-    """The folds' mean training MSE at their best epochs (the report's "training error")."""
+    """The folds' mean training MSE at their best epochs (the report's "training error");
+    NaN when a fold never had a best epoch (it diverged from the start)."""
+    if any(f.best_epoch < 1 for f in result.folds):
+        return math.nan
     return statistics.fmean(f.history[f.best_epoch - 1].train_loss for f in result.folds)
 
 
@@ -61,7 +71,12 @@ def _grid(c: Context) -> dict[str, Any]:
                     "seconds": result.seconds,
                 }
             )
-    best = min(rows, key=lambda r: r["mean_val_mse"])
+    # A diverged cell (lr 0.1) may have no finite error: it is never the best.
+    if not any(math.isfinite(r["mean_val_mse"]) for r in rows):
+        raise RuntimeError("every cell of the grid diverged: no best cell to train again")
+    best = min(
+        rows, key=lambda r: r["mean_val_mse"] if math.isfinite(r["mean_val_mse"]) else math.inf
+    )
     return {
         "metrics": {
             "best_lr": best["lr"],
@@ -84,7 +99,9 @@ def _grid(c: Context) -> dict[str, Any]:
 def _best(c: Context) -> dict[str, Any]:
     grid = c.done["grid"]["metrics"]
     lr, latent_dim = grid["best_lr"], int(grid["best_latent_dim"])
-    result = _cross_validated(c, c.data, latent_dim, lr, c.budget.cae_epochs, "best cell")
+    result = _cross_validated(
+        c, c.data.train, latent_dim, lr, c.budget.cae_epochs, "best cell", test=c.data.test
+    )
     result.model.save(c.model_path("cae"))
     codes = latent.encode_dataset(result.model, c.data.test)
     frame = latent.latent_frame(codes, c.data.test.labels)
@@ -182,7 +199,9 @@ def _denoiser(c: Context) -> dict[str, Any]:
     return {
         "metrics": {
             "best_val_loss": result.best_val_loss,
-            "train_loss": result.history[result.best_epoch - 1].train_loss,
+            "train_loss": result.history[result.best_epoch - 1].train_loss
+            if result.best_epoch > 0
+            else math.nan,
             **dataclasses.asdict(scores),
             "psnr_gain": scores.psnr_gain,
         },
