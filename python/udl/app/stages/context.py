@@ -185,6 +185,10 @@ def gan_outcome(c: Context, architecture: str, dataset: str, epochs: int) -> dic
             f"{prefix}_smallest_class_share": float(shares.min()),
             f"{prefix}_largest_class_share": float(shares.max()),
             f"{prefix}_epochs": len(result.history),
+            # what labels the samples: its accuracy bounds how far the shares can be trusted
+            f"feature_network_accuracy_{dataset}": float(
+                np.mean(network.classifier.predict(data.test.images) == data.test.labels)
+            ),
             f"{prefix}_seconds": result.seconds,
         },
         "class_shares": {f"{prefix}": [float(s) for s in shares]},

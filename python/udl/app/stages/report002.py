@@ -32,7 +32,7 @@ def _search(c: Context) -> dict[str, Any]:
 def _cae(c: Context) -> dict[str, Any]:
     import optuna
 
-    epochs = c.budget.cae_epochs
+    epochs = c.budget.long_epochs
     shown = c.test_images()[:SHOWN_IMAGES]
     plan = report002_space(optuna.trial.FixedTrial(REPORT002_BEST), c.data.train.image_shape)
     with c.epochs("cae", epochs) as bar:
