@@ -215,6 +215,21 @@ def gan_outcome(c: Context, architecture: str, dataset: str, epochs: int) -> dic
     }
 
 
+def fold_table(result: Any, caption: str) -> dict[str, Any]:
+    """A cross-validation's folds as a page table: best epoch, validation and test MSE, time."""
+    rows = [
+        {
+            "fold": f.fold,
+            "best_epoch": f.best_epoch,
+            "val_mse": f.best_val_mse,
+            "test_mse": f.test_mse,
+            "seconds": f.seconds,
+        }
+        for f in result.folds
+    ]
+    return {"caption": caption, "rows": rows}
+
+
 def merge(*outcomes: dict[str, Any]) -> dict[str, Any]:
     """Stage outcomes joined: metrics and class shares merged, figures concatenated."""
     joined: dict[str, Any] = {"metrics": {}, "figures": []}

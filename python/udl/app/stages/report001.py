@@ -13,7 +13,7 @@ import numpy as np
 
 from udl import figures
 from udl.app.progress import Progress
-from udl.app.stages.context import SHOWN_IMAGES, Context, study_outcome
+from udl.app.stages.context import SHOWN_IMAGES, Context, fold_table, study_outcome
 from udl.cross_validation import cross_validate
 from udl.search_spaces import report001_basic, report001_best
 from udl.training import train_autoencoder
@@ -161,19 +161,7 @@ def _best(c: Context) -> dict[str, Any]:
         },
         "params": {"architecture": plan.spec.describe(), **plan.training},
         "tables": [
-            {
-                "caption": f"{FOLDS}-fold cross-validation of report 001's best architecture",
-                "rows": [
-                    {
-                        "fold": f.fold,
-                        "best_epoch": f.best_epoch,
-                        "val_mse": f.best_val_mse,
-                        "test_mse": f.test_mse,
-                        "seconds": f.seconds,
-                    }
-                    for f in result.folds
-                ],
-            }
+            fold_table(result, f"{FOLDS}-fold cross-validation of report 001's best architecture")
         ],
         "figures": [
             c.figure(

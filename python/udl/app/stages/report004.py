@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from udl import figures
-from udl.app.stages.context import SHOWN_IMAGES, Context, merge
+from udl.app.stages.context import SHOWN_IMAGES, Context, fold_table, merge
 from udl.autoencoders import AutoencoderSpec
 from udl.classifiers import finetune_classifier
 from udl.corruption import Corruption, denoise
@@ -39,20 +39,7 @@ def _cv(c: Context) -> dict[str, Any]:
             "epochs_per_fold": epochs,
         },
         "params": {"nf": NF, "latent_dim": LATENT, "folds": FOLDS},
-        "tables": [
-            {
-                "caption": f"{FOLDS}-fold cross-validation of the CAE",
-                "rows": [
-                    {
-                        "fold": f.fold,
-                        "best_epoch": f.best_epoch,
-                        "val_mse": f.best_val_mse,
-                        "test_mse": f.test_mse,
-                    }
-                    for f in result.folds
-                ],
-            }
-        ],
+        "tables": [fold_table(result, f"{FOLDS}-fold cross-validation of the CAE")],
         "figures": [
             c.figure(
                 figures.reconstruction_rows(test, {"best fold": result.model.reconstruct(test)}),
