@@ -5,9 +5,12 @@ plays in FID and IS for natural images).
 The feature network: the CAE encoder with nf = 32 (convolutions of 32, 64 and 128
 channels, kernel 3, strides 2, paddings 1, 1, 0; a 64-wide hidden layer; a 64-wide latent
 layer), then a two-layer head (64 → 128, ReLU → classes), trained from scratch on the
-dataset's training set (Adam 1e-3, batch 256, 10 epochs, seed 0). The Fréchet distance
-compares the 128 ReLU activations of the head's hidden layer (the input of the last
-linear layer); the Inception Score uses the class probabilities.
+dataset's training set (Adam, one-cycle up to 3e-3, batch 64, 10 epochs, seed 0). The
+schedule matters: a weak labeller blurs the class shares of generated images, and on
+Fashion-MNIST 5 such epochs reach 90.7% test accuracy where 5 at a constant 1e-3 and
+batch 256 reach 87.1%. The Fréchet distance compares the 128 ReLU activations of the
+head's hidden layer (the input of the last linear layer); the Inception Score uses the
+class probabilities.
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ class FeatureNetwork:
             head="two_layer",
             head_hidden=128,
             epochs=epochs,
+            lr=3e-3,
+            lr_schedule="onecycle",
+            early_stopping=False,
+            batch_size=64,
             seed=seed,
             threads=threads,
             device=device,

@@ -64,9 +64,12 @@ REPORTS: dict[str, ReportPlan] = {
             "gans": "Report 000's fully connected GAN and udl's DCGAN, on both datasets",
         },
         note="In the standard budget udl's best recipes train 10 epochs (one-cycle, no early "
-        "stopping) and the GANs 5 (fully connected) or 2 (DCGAN) epochs; the class shares of "
-        "their samples are labelled by a feature network of 5 epochs. Where a row misses its "
-        "bar, that is the budget's measured result, not a claim about the recipe.",
+        "stopping) and the GANs 5 (fully connected; the report trained 100) or 2 (DCGAN, "
+        "batches of 32) epochs. The fully connected GAN keeps the report's layers and Adam "
+        "1e-4 and adds the R1 gradient penalty (gamma 10) and batches of 64. The class "
+        "shares of the samples are labelled by a feature network of 5 epochs (one-cycle). "
+        "Where a row misses its bar, "
+        "that is the budget's measured result, not a claim about the recipe.",
     ),
     "001": ReportPlan(
         "mnist",
@@ -101,7 +104,7 @@ REPORTS: dict[str, ReportPlan] = {
         "denoiser and a LeakyReLU GAN",
         {
             "grid": "The grid lr x latent under 6-fold cross-validation",
-            "best": "The report's best cell (lr 1e-3, latent 10) under 6-fold "
+            "best": "The report's best cell (latent 10, Adam) under 6-fold "
             "cross-validation of the whole training set; its latent table and PCA",
             "classifier": "The encoder as the classifier (latent 10 = the classes)",
             "denoiser": "The denoiser: Gaussian noise and rotation",
@@ -109,7 +112,13 @@ REPORTS: dict[str, ReportPlan] = {
         },
         note="The grid trains each fold on a subset for a few epochs (see its table): in the "
         "standard budget that is too short to rank the cells, so the comparisons train the "
-        "report's own best cell (lr 1e-3, latent 10) on the whole training set.",
+        "report's own best cell (latent 10) on the whole training set. The report trained it "
+        "at a constant lr of 1e-3 for epochs it does not give; udl trains the same layers, "
+        "data and folds 15 epochs a fold with a one-cycle schedule up to 1e-2 and batches of "
+        "64 (at a constant 1e-3 the folds still improve after 15 epochs, at 0.0157). The "
+        "encoder-as-classifier trains with the same schedule. The LeakyReLU GAN keeps the "
+        "report's layers and trains 5 epochs with Adam 2e-4 (the report gives no rate), "
+        "batches of 64 and the R1 gradient penalty (gamma 10).",
     ),
     "004": ReportPlan(
         "mnist",
@@ -296,7 +305,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         "mean validation MSE",
         0.0135,
         ("best", "mean_val_mse"),
-        "lr 1e-3, latent 10, Adam, nf 8; 6 folds of the 60,000 training images",
+        "latent 10, Adam, nf 8; 6 folds of the 60,000 training images; one-cycle to 1e-2, "
+        "batch 64 (the report: constant 1e-3)",
     ),
     Comparison(
         "003",
@@ -313,7 +323,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         "test accuracy",
         0.98369,
         ("classifier", "accuracy"),
-        "the CAE's encoder (nf 8) with a 10-d latent, trained as the classifier",
+        "the CAE's encoder (nf 8) with a 10-d latent, trained as the classifier; one-cycle "
+        "to 1e-2, batch 64",
         higher_is_better=True,
         best=("classifier", "best_accuracy"),
         best_setting="nf 32, one-cycle",
@@ -420,13 +431,13 @@ BUDGETS: dict[str, Budget] = {
         search_epochs=3,
         cae_epochs=15,
         long_epochs=40,
-        short_epochs=3,
-        ablation_epochs=10,
+        short_epochs=2,
+        ablation_epochs=8,
         ablation_seeds=3,
         denoiser_epochs=10,
         classifier_epochs=30,
         best_epochs=10,
-        vae_epochs=15,
+        vae_epochs=10,
         gan_epochs=5,
         dcgan_epochs=2,
         feature_epochs=5,

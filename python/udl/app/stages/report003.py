@@ -28,9 +28,28 @@ from udl.training import train_dae
 FOLDS = 6
 NF = 8  # the lab's CAE, which report 003 uses
 
+#: How udl trains report 003's networks for its comparisons (its layers, data and folds):
+#: batches of 64 (the report gives no size; on 2 cores an epoch costs what one of 256 does)
+#: and a one-cycle schedule up to 1e-2. At constant 1e-3, 15 epochs a fold leave the
+#: best cell at a validation MSE of 0.0157 (batch 64) or 0.0186 (batch 256), still falling;
+#: one-cycle reaches 0.0128 in the same epochs.
+ONE_CYCLE: dict[str, Any] = {
+    "lr": 1e-2,
+    "lr_schedule": "onecycle",
+    "batch_size": 64,
+    "early_stopping": False,
+}
+
 
 def _cross_validated(
-    c: Context, data: Any, latent_dim: int, lr: float, epochs: int, what: str, *, test: Any = None
+    c: Context,
+    data: Any,
+    latent_dim: int,
+    epochs: int,
+    what: str,
+    *,
+    test: Any = None,
+    **training: Any,
 ) -> CrossValidationResult:
     spec = AutoencoderSpec.conv_autoencoder(NF, latent_dim, c.data.train.image_shape)
     with c.epochs(what, FOLDS * epochs) as bar:
@@ -40,7 +59,7 @@ def _cross_validated(
             k=FOLDS,
             test=test,
             callback=bar.epoch,
-            **c.loop(epochs=epochs, optimizer="adam", lr=lr),
+            **c.loop(epochs=epochs, optimizer="adam", **training),
         )
 
 
@@ -59,7 +78,7 @@ def _grid(c: Context) -> dict[str, Any]:
     for lr in REPORT003_GRID["lr"]:
         for latent_dim in REPORT003_GRID["latent_dim"]:
             result = _cross_validated(
-                c, data, latent_dim, lr, epochs, f"grid lr {lr} latent {latent_dim}"
+                c, data, latent_dim, epochs, f"grid lr {lr} latent {latent_dim}", lr=lr
             )
             rows.append(
                 {
@@ -99,9 +118,9 @@ def _grid(c: Context) -> dict[str, Any]:
 def _best(c: Context) -> dict[str, Any]:
     # The report's own best cell, whatever udl's shorter grid ranks first: the comparison is
     # at the report's setting.
-    lr, latent_dim = REPORT003_BEST["lr"], REPORT003_BEST["latent_dim"]
+    latent_dim = REPORT003_BEST["latent_dim"]
     result = _cross_validated(
-        c, c.data.train, latent_dim, lr, c.budget.cae_epochs, "best cell", test=c.data.test
+        c, c.data.train, latent_dim, c.budget.cae_epochs, "best cell", test=c.data.test, **ONE_CYCLE
     )
     result.model.save(c.model_path("cae"))
     codes = latent.encode_dataset(result.model, c.data.test)
@@ -117,7 +136,13 @@ def _best(c: Context) -> dict[str, Any]:
             "best_fold_test_mse": result.folds[result.best_fold].test_mse,
             "pca_explained_variance": variance,
         },
-        "params": {"lr": lr, "latent_dim": latent_dim, "nf": NF, "folds": FOLDS},
+        "params": {
+            "latent_dim": latent_dim,
+            "nf": NF,
+            "folds": FOLDS,
+            "epochs_per_fold": c.budget.cae_epochs,
+            **ONE_CYCLE,
+        },
         "tables": [
             {
                 "caption": f"The latent table: codes of the first and last five of the "
@@ -140,10 +165,16 @@ def _best(c: Context) -> dict[str, Any]:
 
 
 def _classifier(c: Context) -> dict[str, Any]:
-    epochs = c.budget.classifier_epochs
+    # A model at the report's setting: with the one-cycle schedule 15 epochs reach 98.6%.
+    epochs = c.budget.cae_epochs
     with c.epochs("encoder as classifier", epochs) as bar:
         result = train_classifier(
-            c.data, nf=NF, latent_dim=10, head="none", callback=bar.epoch, **c.loop(epochs=epochs)
+            c.data,
+            nf=NF,
+            latent_dim=10,
+            head="none",
+            callback=bar.epoch,
+            **c.loop(epochs=epochs, **ONE_CYCLE),
         )
     result.model.save(c.model_path("classifier"))
     best_epochs = c.budget.best_epochs
@@ -168,6 +199,7 @@ def _classifier(c: Context) -> dict[str, Any]:
             "latent_dim": 10,
             "head": "none",
             "epochs": epochs,
+            **ONE_CYCLE,
             "udl's best": f"nf {BEST_CLASSIFIER_NF}, one-cycle to 3e-3, {best_epochs} epochs",
         },
         "figures": [
