@@ -97,6 +97,10 @@ def test_notebook_is_stored_with_the_outputs_of_the_medium_budget(name: str) -> 
     outputs = [output for cell in code for output in cell.outputs]
     assert sum("image/png" in output.get("data", {}) for output in outputs) >= 3
     assert "UDL_NOTEBOOK_BUDGET=medium" in notebook.cells[0].source
+    # udl's numbers are read from the checked-in reproduction, not typed into a table
+    introduction = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "reproduce/standard/comparisons.csv" in notebook.cells[0].source
+    assert "| udl |" not in introduction
     stdout = "".join(o["text"] for o in outputs if o.get("name") == "stdout")
     assert f"== report {name[-3:]} summary (budget medium) ==" in stdout
     for key in NOTEBOOKS[name][1]:
