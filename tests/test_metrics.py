@@ -256,7 +256,7 @@ def labelled(fashion: udl.datasets.Dataset) -> udl.datasets.Dataset:
 
 @pytest.fixture(scope="module")
 def network(labelled: udl.datasets.Dataset) -> FeatureNetwork:
-    """The feature network trained for 2 epochs on 2048 images (about 40% accurate)."""
+    """The feature network trained for 2 epochs on 2048 images (weak, but a real one)."""
     return FeatureNetwork.train(labelled, epochs=2, threads=1)
 
 
