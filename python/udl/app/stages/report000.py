@@ -12,6 +12,7 @@ import numpy as np
 from udl import figures, latent
 from udl.app.stages.context import (
     BEST_CLASSIFIER_NF,
+    ONE_CYCLE,
     SHOWN_IMAGES,
     Context,
     gan_outcome,
@@ -154,7 +155,7 @@ def _classifiers(c: Context) -> dict[str, Any]:
     epochs = c.budget.classifier_epochs
     # The report: Adam with "a small learning rate", the encoder's linear layers and the
     # head trained; one-cycle lets the frozen features settle within the budget.
-    finetuning = c.loop(epochs=epochs, lr=3e-3, lr_schedule="onecycle", early_stopping=False)
+    finetuning = c.loop(epochs=epochs, lr=3e-3, **ONE_CYCLE)
     with c.epochs("fine-tune", epochs) as bar:
         tuned = finetune_classifier(
             autoencoder, c.data, freeze_conv=True, head="linear", callback=bar.epoch, **finetuning
@@ -248,14 +249,13 @@ BEST_CAE = {"nf": 16, "latent_dim": 10, "lr": 1e-2}
 
 def _best(c: Context) -> dict[str, Any]:
     epochs = c.budget.best_epochs
-    onecycle = {"lr_schedule": "onecycle", "early_stopping": False}
     with c.epochs("best cae", epochs) as bar:
         cae = train_cae(
             c.data,
             nf=BEST_CAE["nf"],
             latent_dim=BEST_CAE["latent_dim"],
             callback=bar.epoch,
-            **c.loop(epochs=epochs, lr=BEST_CAE["lr"], **onecycle),
+            **c.loop(epochs=epochs, lr=BEST_CAE["lr"], **ONE_CYCLE),
         )
     cae.model.save(c.model_path("best-cae"))
     with c.epochs("best fine-tune", epochs) as bar:
@@ -265,7 +265,7 @@ def _best(c: Context) -> dict[str, Any]:
             freeze_conv=True,
             head="linear",
             callback=bar.epoch,
-            **c.loop(epochs=epochs, lr=1e-2, **onecycle),
+            **c.loop(epochs=epochs, lr=1e-2, **ONE_CYCLE),
         )
     with c.epochs("best from scratch", epochs) as bar:
         scratch = train_classifier(
@@ -275,7 +275,7 @@ def _best(c: Context) -> dict[str, Any]:
             head="two_layer",
             head_hidden=128,
             callback=bar.epoch,
-            **c.loop(epochs=epochs, lr=3e-3, **onecycle),
+            **c.loop(epochs=epochs, lr=3e-3, **ONE_CYCLE),
         )
     scratch.model.save(c.model_path("best-classifier"))
     return {
