@@ -5,6 +5,7 @@ dataset (the quick, standard and full budgets are measured runs, not tests)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import shutil
@@ -218,6 +219,16 @@ def test_other_settings_do_not_resume_a_folder(
     smoke_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["reproduce", "--budget", "quick", "--out", str(smoke_run)]) == 2
+    assert "holds a reproduction with other settings" in capsys.readouterr().err
+
+
+def test_a_folder_made_with_other_budget_values_is_not_resumed(
+    smoke_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After an upgrade changes a budget, a folder of the old one is refused, not mixed."""
+    longer = dataclasses.replace(plan.BUDGETS["smoke"], cae_epochs=2)
+    monkeypatch.setitem(plan.BUDGETS, "smoke", longer)
+    assert cli.main([*SMOKE_REPRODUCTION, "--out", str(smoke_run)]) == 2
     assert "holds a reproduction with other settings" in capsys.readouterr().err
 
 
