@@ -77,6 +77,8 @@ def test_gan_and_vae_flags_carry_their_own_defaults(capsys: pytest.CaptureFixtur
     assert "--architecture {fc,fc_leaky,dcgan}" in gan_help
     assert "--noise-dim NOISE_DIM" in gan_help
     assert "--gradient-penalty GRADIENT_PENALTY" in gan_help
+    assert "--discriminator-lr DISCRIMINATOR_LR" in gan_help
+    assert "--generator-average GENERATOR_AVERAGE" in gan_help
 
 
 # --- usage errors: exit code 2 with the message --------------------------------------------------
@@ -118,6 +120,25 @@ def test_bad_value_exits_2_and_names_it(
     assert cli.main(["train", "cae", "--lr", "-1", "--out", str(tmp_path / "r")]) == 2
     assert "udl: error: lr (learning rate) must be > 0" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # the folder it had made held nothing else: gone
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--generator-average", "1.5"], "generator_average must be in [0, 1)"),
+        (["--discriminator-lr", "0"], "discriminator_lr must be > 0"),
+    ],
+)
+def test_a_bad_gan_setting_exits_2_and_names_it(
+    flags: list[str],
+    message: str,
+    small_fashion: list,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["train", "gan", *flags, "--out", str(tmp_path / "r")]) == 2
+    assert f"udl: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_usage_error_keeps_an_existing_folder(

@@ -288,6 +288,12 @@ def test_dcgan_needs_sizes_divisible_by_4() -> None:
         ({"label_smoothing": "yes"}, TypeError, "label_smoothing must be a number"),
         ({"gradient_penalty": -0.1}, ValueError, "gradient_penalty must be"),
         ({"gradient_penalty": float("nan")}, ValueError, "gradient_penalty must be"),
+        ({"discriminator_lr": 0.0}, ValueError, "discriminator_lr must be > 0"),
+        ({"discriminator_lr": float("nan")}, ValueError, "discriminator_lr"),
+        ({"discriminator_lr": "fast"}, TypeError, "discriminator_lr must be a number"),
+        ({"generator_average": 1.0}, ValueError, "generator_average must be in"),
+        ({"generator_average": -0.5}, ValueError, "generator_average must be in"),
+        ({"generator_average": None}, TypeError, "generator_average must be a number"),
     ],
 )
 def test_bad_parameters(
@@ -309,7 +315,9 @@ def test_settings_of_a_validated_loop_are_refused(setting: str, small_train) -> 
         udl.train_gan(small_train[:64], epochs=1, **{setting: 0.5})
 
 
-@pytest.mark.parametrize("setting", [{"label_smoothing": 0.1}, {"gradient_penalty": 10.0}])
+@pytest.mark.parametrize(
+    "setting", [{"label_smoothing": 0.1}, {"gradient_penalty": 10.0}, {"discriminator_lr": 4e-4}]
+)
 def test_an_anti_collapse_setting_changes_the_training_and_keeps_it_reproducible(
     setting: dict, images: np.ndarray
 ) -> None:
@@ -321,3 +329,16 @@ def test_an_anti_collapse_setting_changes_the_training_and_keeps_it_reproducible
     ]
     assert changed.history[0].discriminator_loss != plain.history[0].discriminator_loss
     assert not np.array_equal(changed.model.generate(4), plain.model.generate(4))
+
+
+def test_the_generator_average_is_what_the_model_and_samples_hold(images: np.ndarray) -> None:
+    # The average leaves the training as it is (the same losses) but the returned generator
+    # and the kept samples are the average's, not the last step's.
+    settings = {**QUICK, "sample_epochs": [1]}
+    plain = train_gan(images[:256], **settings)
+    averaged = train_gan(images[:256], generator_average=0.9, **settings)
+    assert [r.generator_loss for r in averaged.history] == [r.generator_loss for r in plain.history]
+    assert not np.array_equal(averaged.model.generate(4), plain.model.generate(4))
+    assert not np.array_equal(averaged.samples[1], plain.samples[1])
+    following = train_gan(images[:256], generator_average=1e-12, **settings)
+    np.testing.assert_allclose(following.model.generate(4), plain.model.generate(4), atol=1e-5)

@@ -83,8 +83,12 @@ class Engine {
   }
 
   // An optimizer of `parameters` with the loop's settings; part of every checkpoint.
-  torch::optim::Optimizer& optimizer(std::vector<torch::Tensor> parameters) {
+  // `lr_scale` multiplies the loop's learning rate for this optimizer alone, also under a
+  // schedule (the GAN's discriminator may learn faster than its generator).
+  torch::optim::Optimizer& optimizer(std::vector<torch::Tensor> parameters, double lr_scale = 1.0) {
     optimizers_.push_back(make_optimizer(std::move(parameters), config_));
+    lr_scales_.push_back(lr_scale);
+    if (lr_scale != 1.0) scale_learning_rate(*optimizers_.back(), lr_scale);
     return *optimizers_.back();
   }
 
@@ -118,7 +122,9 @@ class Engine {
         const int64_t batch = (epoch_ - 1) * batches + begin / config_.batch_size;
         const double lr = scheduled_learning_rate(config_.lr_schedule, config_.learning_rate, batch,
                                                   config_.epochs * batches);
-        for (auto& optimizer : optimizers_) set_learning_rate(*optimizer, lr);
+        for (size_t i = 0; i < optimizers_.size(); ++i) {
+          set_learning_rate(*optimizers_[i], lr * lr_scales_[i]);
+        }
       }
       const int64_t end = std::min(n, begin + config_.batch_size);
       sum += step(order.slice(0, begin, end)) * static_cast<double>(end - begin);
@@ -223,6 +229,7 @@ class Engine {
   at::Generator shuffle_generator_;
   std::vector<at::Generator> generators_;
   std::vector<std::unique_ptr<torch::optim::Optimizer>> optimizers_;
+  std::vector<double> lr_scales_;  // one per optimizer
   std::function<std::vector<torch::Tensor>()> save_kept_;
   std::function<void(const std::vector<torch::Tensor>&)> load_kept_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "engine.h"
@@ -71,6 +72,69 @@ void init_dcgan(nn::Module& module, at::Generator& generator) {
   }
 }
 
+// An exponential moving average of a generator's state (GanConfig::generator_average):
+// the parameters are averaged, the buffers (batch-norm statistics) follow the live ones.
+class GeneratorAverage {
+ public:
+  GeneratorAverage(Gan& model, double decay)
+      : live_(model->generator_state()),
+        parameter_count_(model->generator_parameters().size()),
+        decay_(decay) {
+    torch::NoGradGuard no_grad;
+    for (const auto& tensor : live_) average_.push_back(tensor.detach().clone());
+  }
+
+  void update() {
+    torch::NoGradGuard no_grad;
+    ++steps_;
+    const double steps = static_cast<double>(steps_);
+    const double decay = std::min(decay_, (1.0 + steps) / (10.0 + steps));
+    for (size_t i = 0; i < live_.size(); ++i) {
+      if (i < parameter_count_) {
+        average_[i].lerp_(live_[i], 1.0 - decay);
+      } else {
+        average_[i].copy_(live_[i]);
+      }
+    }
+  }
+
+  // Exchanges the live and the averaged values; twice restores both.
+  void swap() {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < live_.size(); ++i) {
+      const torch::Tensor live = live_[i].clone();
+      live_[i].copy_(average_[i]);
+      average_[i].copy_(live);
+    }
+  }
+
+  // The generator takes the averaged values for good.
+  void apply() {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < live_.size(); ++i) live_[i].copy_(average_[i]);
+  }
+
+  // The step count, then the averaged tensors: what a checkpoint keeps of it.
+  std::vector<torch::Tensor> state() const {
+    std::vector<torch::Tensor> kept{torch::tensor({steps_}, torch::kInt64)};
+    for (const auto& tensor : average_) kept.push_back(tensor.cpu());
+    return kept;
+  }
+  size_t state_size() const { return average_.size() + 1; }
+  void load(const std::vector<torch::Tensor>& kept) {
+    torch::NoGradGuard no_grad;
+    steps_ = kept[0].item<int64_t>();
+    for (size_t i = 0; i < average_.size(); ++i) average_[i].copy_(kept[i + 1]);
+  }
+
+ private:
+  std::vector<torch::Tensor> live_;
+  std::vector<torch::Tensor> average_;
+  size_t parameter_count_;
+  double decay_;
+  int64_t steps_ = 0;
+};
+
 }  // namespace
 
 void validate(const GanSpec& spec) {
@@ -129,6 +193,12 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed) : SeededModel(seed), spec_(std::mo
   }
 }
 
+std::vector<torch::Tensor> GanImpl::generator_state() {
+  std::vector<torch::Tensor> state = generator_->parameters();
+  for (const auto& buffer : generator_->buffers()) state.push_back(buffer);
+  return state;
+}
+
 torch::Tensor GanImpl::generate(const torch::Tensor& noise) { return generator_->forward(noise); }
 
 torch::Tensor GanImpl::discriminate(const torch::Tensor& images) {
@@ -144,6 +214,15 @@ void validate(const GanConfig& config) {
   if (!(config.gradient_penalty >= 0.0 && std::isfinite(config.gradient_penalty))) {
     throw InvalidArgument("gradient_penalty must be a finite number >= 0, got " +
                           std::to_string(config.gradient_penalty));
+  }
+  if (!(config.discriminator_learning_rate >= 0.0 &&
+        std::isfinite(config.discriminator_learning_rate))) {
+    throw InvalidArgument("discriminator_lr (learning rate) must be a finite number >= 0, got " +
+                          std::to_string(config.discriminator_learning_rate));
+  }
+  if (!(config.generator_average >= 0.0 && config.generator_average < 1.0)) {
+    throw InvalidArgument("generator_average must be in [0, 1), got " +
+                          std::to_string(config.generator_average));
   }
   if (!(config.label_smoothing >= 0.0 && config.label_smoothing < 0.5)) {
     throw InvalidArgument("label_smoothing must be in [0, 0.5), got " +
@@ -216,19 +295,27 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
   model->move_to(engine.device());
   const ImageSet data = images.to(engine.device());
   torch::optim::Optimizer& generator_optimizer = engine.optimizer(model->generator_parameters());
+  const double discriminator_lr_scale =
+      config.discriminator_learning_rate > 0
+          ? config.discriminator_learning_rate / config.learning_rate
+          : 1.0;
   torch::optim::Optimizer& discriminator_optimizer =
-      engine.optimizer(model->discriminator_parameters());
+      engine.optimizer(model->discriminator_parameters(), discriminator_lr_scale);
   auto noise_generator = make_generator(engine.device(), config.seed + 2);
   engine.track(noise_generator);
   engine.track(model->random_generator());
   const int64_t noise_dim = model->spec().noise_dim;
   const uint64_t sample_seed = config.seed ^ 0x5A3B1EULL;  // one fixed batch for every epoch
+  std::optional<GeneratorAverage> average;
+  if (config.generator_average > 0) average.emplace(model, config.generator_average);
 
   GanTrainResult result;
-  // The samples of past epochs travel in the checkpoint: a resumed run has them all.
+  // The average and the samples of past epochs travel in the checkpoint: a resumed run has
+  // them all. Layout: the average's state (if any), then (epoch, images) pairs.
   engine.keep(
       [&] {
         std::vector<torch::Tensor> kept;
+        if (average) kept = average->state();
         for (const auto& [epoch, images] : result.samples) {
           kept.push_back(torch::tensor({epoch}, torch::kInt64));
           kept.push_back(images);
@@ -236,7 +323,14 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
         return kept;
       },
       [&](const std::vector<torch::Tensor>& kept) {
-        for (size_t i = 0; i + 1 < kept.size(); i += 2) {
+        const size_t average_size = average ? average->state_size() : 0;
+        if (kept.size() < average_size || (kept.size() - average_size) % 2 != 0) {
+          throw InvalidArgument(
+              "the checkpoint was written with another generator_average; resume with the same "
+              "settings or delete it");
+        }
+        if (average) average->load({kept.begin(), kept.begin() + average_size});
+        for (size_t i = average_size; i + 1 < kept.size(); i += 2) {
           result.samples.emplace_back(kept[i].item<int64_t>(), kept[i + 1]);
         }
       });
@@ -254,6 +348,7 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
                                              1.0 - config.label_smoothing, &real_score, &fake_score,
                                              config.gradient_penalty);
     generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
+    if (average) average->update();
     real_sum += real_score * static_cast<double>(n);
     fake_sum += fake_score * static_cast<double>(n);
     return d_loss;
@@ -269,12 +364,15 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
     record.fake_score = fake_sum / n;
     if (std::find(config.sample_epochs.begin(), config.sample_epochs.end(), epoch) !=
         config.sample_epochs.end()) {
+      if (average) average->swap();
       result.samples.emplace_back(epoch, gan_generate(model, config.sample_count, sample_seed));
+      if (average) average->swap();
     }
     return record;
   };
   // Nothing to monitor: GAN losses do not measure quality.
   engine.run(result, *model, run_epoch, nullptr);
+  if (average) average->apply();
   return result;
 }
 

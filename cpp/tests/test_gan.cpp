@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -306,6 +307,98 @@ TEST_F(Gan, TrainingIsSeeded) {
   EXPECT_NE(a.history[0].generator_loss, c.history[0].generator_loss);
 }
 
+// The largest absolute difference between two parameter lists.
+double max_change(const std::vector<torch::Tensor>& before,
+                  const std::vector<torch::Tensor>& after) {
+  double change = 0.0;
+  for (size_t i = 0; i < before.size(); ++i) {
+    change = std::max(change, (after[i] - before[i]).abs().max().item<double>());
+  }
+  return change;
+}
+
+TEST_F(Gan, DiscriminatorLearningRateAppliesToTheDiscriminatorAlone) {
+  const udl::ImageSet data = blob_images(64, 8, 8);
+  for (auto schedule : {udl::LrSchedule::kConstant, udl::LrSchedule::kOneCycle}) {
+    udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+    const auto generator_before = copies(model->generator_parameters());
+    const auto discriminator_before = copies(model->discriminator_parameters());
+    udl::GanConfig config = small_config(2);
+    config.lr_schedule = schedule;
+    config.discriminator_learning_rate = 1e-12;  // Adam moves each weight by about this a step
+    udl::train_gan(model, data, config);
+    EXPECT_LT(max_change(discriminator_before, model->discriminator_parameters()), 1e-9);
+    EXPECT_GT(max_change(generator_before, model->generator_parameters()), 1e-5);
+  }
+  // The generator's rate given as the discriminator's is the same run as none given.
+  auto final_generator = [&](double discriminator_lr) {
+    udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+    udl::GanConfig config = small_config(1);
+    config.discriminator_learning_rate = discriminator_lr;
+    udl::train_gan(model, data, config);
+    return copies(model->generator_parameters());
+  };
+  EXPECT_EQ(max_change(final_generator(0.0), final_generator(udl::GanConfig().learning_rate)), 0.0);
+}
+
+TEST_F(Gan, GeneratorAverageGivesTheAveragedWeightsAndLeavesTrainingAlone) {
+  const udl::ImageSet data = blob_images(96, 8, 9);
+  struct Outcome {
+    udl::GanTrainResult result;
+    std::vector<torch::Tensor> generator, discriminator;
+  };
+  auto train = [&](double average) {
+    udl::Gan model(small_spec(udl::GanArchitecture::kDcgan), 0);
+    udl::GanConfig config = small_config(2);
+    config.generator_average = average;
+    config.sample_epochs = {1, 2};
+    Outcome outcome{udl::train_gan(model, data, config), copies(model->generator_state()),
+                    copies(model->discriminator_parameters())};
+    return outcome;
+  };
+  const Outcome plain = train(0.0);
+  const Outcome averaged = train(0.9);
+  const Outcome almost_live = train(1e-12);  // an average that follows the live weights
+  // The average changes what is kept, not how the networks train.
+  for (size_t i = 0; i < plain.result.history.size(); ++i) {
+    EXPECT_EQ(plain.result.history[i].generator_loss, averaged.result.history[i].generator_loss);
+  }
+  EXPECT_EQ(max_change(plain.discriminator, averaged.discriminator), 0.0);
+  EXPECT_GT(max_change(plain.generator, averaged.generator), 1e-4);
+  EXPECT_FALSE(plain.result.samples[1].second.equal(averaged.result.samples[1].second));
+  EXPECT_LT(max_change(plain.generator, almost_live.generator), 1e-6);
+  for (size_t i = 0; i < plain.result.samples.size(); ++i) {
+    EXPECT_TRUE(
+        plain.result.samples[i].second.allclose(almost_live.result.samples[i].second, 0.0, 1e-5));
+  }
+}
+
+TEST_F(Gan, GeneratorAverageResumesFromItsCheckpoint) {
+  const udl::ImageSet data = blob_images(64, 8, 10);
+  const fs::path checkpoint = temp_file("average_checkpoint.pt");
+  auto train = [&](int64_t epochs, double average, const std::string& path) {
+    udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+    udl::GanConfig config = small_config(epochs);
+    config.generator_average = average;
+    config.sample_epochs = {1};
+    config.checkpoint_path = path;
+    config.resume = !path.empty();
+    udl::GanTrainResult result = udl::train_gan(model, data, config);
+    return std::make_pair(copies(model->generator_state()), result.samples.size());
+  };
+  fs::remove(checkpoint);
+  const auto whole = train(2, 0.9, "");
+  train(1, 0.9, checkpoint.string());
+  const auto resumed = train(2, 0.9, checkpoint.string());
+  EXPECT_EQ(max_change(whole.first, resumed.first), 0.0);
+  EXPECT_EQ(resumed.second, 1u);  // the first epoch's samples came back from the checkpoint
+  // A checkpoint without an average is refused by a run that averages.
+  fs::remove(checkpoint);
+  train(1, 0.0, checkpoint.string());
+  EXPECT_THROW(train(2, 0.9, checkpoint.string()), udl::InvalidArgument);
+  fs::remove(checkpoint);
+}
+
 TEST_F(Gan, RejectsBadConfigs) {
   const udl::ImageSet data = blob_images(32, 8, 4);
   udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
@@ -325,6 +418,11 @@ TEST_F(Gan, RejectsBadConfigs) {
   expect_invalid([](auto& c) { c.epochs = 0; });
   expect_invalid([](auto& c) { c.beta1 = 1; });
   expect_invalid([](auto& c) { c.threads = -1; });
+  expect_invalid([](auto& c) { c.discriminator_learning_rate = -1e-4; });
+  expect_invalid([](auto& c) { c.discriminator_learning_rate = NAN; });
+  expect_invalid([](auto& c) { c.generator_average = 1.0; });
+  expect_invalid([](auto& c) { c.generator_average = -0.1; });
+  expect_invalid([](auto& c) { c.generator_average = NAN; });
   udl::GanConfig ends = small_config(2);
   ends.sample_epochs = {1, 2};
   EXPECT_NO_THROW(udl::validate(ends));

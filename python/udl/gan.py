@@ -131,6 +131,8 @@ def train_gan(
     sample_count: int = 64,
     label_smoothing: float = 0.0,
     gradient_penalty: float = 0.0,
+    discriminator_lr: float | None = None,
+    generator_average: float = 0.0,
     callback: Callable[[GanEpochRecord], None] | None = None,
     **options: Unpack[LoopOptions],
 ) -> GanResult:
@@ -144,8 +146,9 @@ def train_gan(
         data: a Dataset (its train set), an ImageSet, a name or an array.
         architecture: one of ARCHITECTURES.
         noise_dim: size of the generator's Gaussian input (reports: 100).
-        lr: Adam's learning rate for both networks (default: report 000's 1e-4 for the
-            fully connected GANs, 2e-4 for the DCGAN).
+        lr: Adam's learning rate for the generator, and for the discriminator unless
+            discriminator_lr is given (default: report 000's 1e-4 for the fully connected
+            GANs, 2e-4 for the DCGAN).
         sample_epochs: epochs after which to keep the images of one fixed noise batch
             (report 000 shows epochs 5 and 100).
         sample_count: images in that batch.
@@ -156,6 +159,13 @@ def train_gan(
             the discriminator's gradient at the real images, added to its loss (>= 0; 0: none).
             It keeps the discriminator from overpowering the generator: report 000's fully
             connected GAN collapses onto one image on MNIST without it.
+        discriminator_lr: the discriminator's own learning rate (the two time-scale update
+            rule, e.g. 4e-4 against the generator's 1e-4); a schedule scales it like lr.
+            None: lr.
+        generator_average: decay of an exponential moving average of the generator's
+            weights, updated after every generator step, in [0, 1) (e.g. 0.999); the samples
+            and the returned model are the average's, which drifts less from mode to mode
+            than the last step's weights. 0: no average.
         callback: called after every epoch with its GanEpochRecord.
 
     Returns:
@@ -174,6 +184,11 @@ def train_gan(
     config.sample_count = integer(sample_count, "sample_count")
     config.label_smoothing = number(label_smoothing, "label_smoothing")
     config.gradient_penalty = number(gradient_penalty, "gradient_penalty")
+    if discriminator_lr is not None:
+        config.discriminator_learning_rate = number(discriminator_lr, "discriminator_lr")
+        if config.discriminator_learning_rate <= 0:
+            raise ValueError(f"discriminator_lr must be > 0, got {discriminator_lr!r}")
+    config.generator_average = number(generator_average, "generator_average")
     config.validate()
     train_set, _ = _resolve_data(data, None)
     model = Gan(

@@ -62,6 +62,9 @@ class GanImpl : public SeededModel {
 
   std::vector<torch::Tensor> generator_parameters() { return generator_->parameters(); }
   std::vector<torch::Tensor> discriminator_parameters() { return discriminator_->parameters(); }
+  // The generator's parameters, then its buffers (batch-norm statistics): the tensors that
+  // decide what it draws.
+  std::vector<torch::Tensor> generator_state();
   const GanSpec& spec() const { return spec_; }
 
  private:
@@ -92,6 +95,16 @@ struct GanConfig : LoopConfig {
   // discriminator from overpowering the generator, which then stops ignoring its noise (report
   // 000's fully connected GAN collapses onto one image on MNIST without it). >= 0; 0: none.
   double gradient_penalty = 0.0;
+  // Two time-scale update rule (Heusel et al. 2017): the discriminator's learning rate, which
+  // may differ from the generator's `learning_rate` (a schedule scales both alike). > 0;
+  // 0: the same as the generator's.
+  double discriminator_learning_rate = 0.0;
+  // Decay of an exponential moving average of the generator's weights (Yazici et al. 2019),
+  // updated after every generator step; the samples and the trained model are the average's.
+  // It smooths out the generator's drift from mode to mode late in training. In [0, 1); 0:
+  // none, the last step's weights. The first steps use min(decay, (1 + t) / (10 + t)) so the
+  // random start fades quickly.
+  double generator_average = 0.0;
 };
 // Throws InvalidArgument naming the first out-of-range field.
 void validate(const GanConfig& config);
