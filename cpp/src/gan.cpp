@@ -114,17 +114,28 @@ class GeneratorAverage {
     for (size_t i = 0; i < live_.size(); ++i) live_[i].copy_(average_[i]);
   }
 
-  // The step count, then the averaged tensors: what a checkpoint keeps of it.
+  // A header {steps, tensor count}, then the averaged tensors: what a checkpoint keeps of
+  // it. The header's two elements tell it from the one-element epoch of a kept sample.
   std::vector<torch::Tensor> state() const {
-    std::vector<torch::Tensor> kept{torch::tensor({steps_}, torch::kInt64)};
+    std::vector<torch::Tensor> kept{
+        torch::tensor({steps_, static_cast<int64_t>(average_.size())}, torch::kInt64)};
     for (const auto& tensor : average_) kept.push_back(tensor.cpu());
     return kept;
   }
+  static bool holds_state(const std::vector<torch::Tensor>& kept) {
+    return !kept.empty() && kept[0].numel() == 2;
+  }
   size_t state_size() const { return average_.size() + 1; }
-  void load(const std::vector<torch::Tensor>& kept) {
+  // Takes the state from the front of `kept`; false if it is another generator's.
+  bool load(const std::vector<torch::Tensor>& kept) {
+    if (!holds_state(kept) || kept[0][1].item<int64_t>() != static_cast<int64_t>(average_.size()) ||
+        kept.size() < state_size()) {
+      return false;
+    }
     torch::NoGradGuard no_grad;
-    steps_ = kept[0].item<int64_t>();
+    steps_ = kept[0][0].item<int64_t>();
     for (size_t i = 0; i < average_.size(); ++i) average_[i].copy_(kept[i + 1]);
+    return true;
   }
 
  private:
@@ -323,13 +334,15 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
         return kept;
       },
       [&](const std::vector<torch::Tensor>& kept) {
-        const size_t average_size = average ? average->state_size() : 0;
-        if (kept.size() < average_size || (kept.size() - average_size) % 2 != 0) {
+        const bool loaded = average ? average->load(kept) : !GeneratorAverage::holds_state(kept);
+        if (!loaded) {
           throw InvalidArgument(
-              "the checkpoint was written with another generator_average; resume with the same "
-              "settings or delete it");
+              average ? "the checkpoint holds no average of this generator; resume with "
+                        "generator_average 0 or delete the checkpoint"
+                      : "the checkpoint holds an average of the generator; resume with "
+                        "generator_average > 0 or delete the checkpoint");
         }
-        if (average) average->load({kept.begin(), kept.begin() + average_size});
+        const size_t average_size = average ? average->state_size() : 0;
         for (size_t i = average_size; i + 1 < kept.size(); i += 2) {
           result.samples.emplace_back(kept[i].item<int64_t>(), kept[i + 1]);
         }

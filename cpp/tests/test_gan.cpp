@@ -392,7 +392,8 @@ TEST_F(Gan, GeneratorAverageResumesFromItsCheckpoint) {
   const auto resumed = train(2, 0.9, checkpoint.string());
   EXPECT_EQ(max_change(whole.first, resumed.first), 0.0);
   EXPECT_EQ(resumed.second, 1u);  // the first epoch's samples came back from the checkpoint
-  // A checkpoint without an average is refused by a run that averages.
+  // A checkpoint without an average is refused by a run that averages, and the other way.
+  EXPECT_THROW(train(3, 0.0, checkpoint.string()), udl::InvalidArgument);
   fs::remove(checkpoint);
   train(1, 0.0, checkpoint.string());
   EXPECT_THROW(train(2, 0.9, checkpoint.string()), udl::InvalidArgument);
