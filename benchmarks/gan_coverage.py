@@ -35,6 +35,11 @@ CSV_COLUMNS = (
 )
 
 
+def seed_list(text: str) -> list[int]:
+    """ "0,1,2" -> [0, 1, 2]; argparse reports a ValueError as a usage error."""
+    return [int(seed) for seed in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("architecture", choices=sorted(GAN_TRAINING))
@@ -45,14 +50,15 @@ def main() -> None:
     parser.add_argument("--gradient-penalty", type=float, help="default: the reproduction's")
     parser.add_argument("--discriminator-lr", type=float, help="default: the reproduction's")
     parser.add_argument("--generator-average", type=float, help="default: the reproduction's")
-    parser.add_argument("--seeds", default="0", help="comma-separated; one GAN per seed")
+    parser.add_argument(
+        "--seeds", type=seed_list, default=[0], help="comma-separated; one GAN per seed"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="default: torch's")
     parser.add_argument("--feature-epochs", type=int, default=5)
     parser.add_argument("--cache", default="runs/gan-coverage", help="feature networks go here")
     parser.add_argument("--csv", type=Path, help="append one row per seed to this file")
     args = parser.parse_args()
-    seeds = [int(seed) for seed in args.seeds.split(",")]
 
     training = dict(GAN_TRAINING[args.architecture])
     for name in ("batch_size", "lr", "gradient_penalty", "discriminator_lr", "generator_average"):
@@ -68,7 +74,7 @@ def main() -> None:
         threads=args.threads,
     )
     print(f"{args.architecture} on {args.dataset}, {args.epochs} epochs, {training}")
-    for seed in seeds:
+    for seed in args.seeds:
         result = udl.train_gan(
             data,
             architecture=args.architecture,
