@@ -79,6 +79,8 @@ def test_gan_and_vae_flags_carry_their_own_defaults(capsys: pytest.CaptureFixtur
     assert "--gradient-penalty GRADIENT_PENALTY" in gan_help
     assert "--discriminator-lr DISCRIMINATOR_LR" in gan_help
     assert "--generator-average GENERATOR_AVERAGE" in gan_help
+    assert "--dcgan-width DCGAN_WIDTH" in gan_help
+    assert "--discriminator-batch-norm, --no-discriminator-batch-norm" in gan_help
 
 
 # --- usage errors: exit code 2 with the message --------------------------------------------------
@@ -127,6 +129,11 @@ def test_bad_value_exits_2_and_names_it(
     [
         (["--generator-average", "1.5"], "generator_average must be in [0, 1)"),
         (["--discriminator-lr", "0"], "discriminator_lr must be > 0"),
+        (
+            ["--dcgan-width", "32"],
+            "dcgan_width and discriminator_batch_norm apply to the DCGAN only",
+        ),
+        (["--architecture", "dcgan", "--dcgan-width", "0"], "dcgan_width must be > 0"),
     ],
 )
 def test_a_bad_gan_setting_exits_2_and_names_it(

@@ -294,6 +294,11 @@ def test_dcgan_needs_sizes_divisible_by_4() -> None:
         ({"generator_average": 1.0}, ValueError, "generator_average must be in"),
         ({"generator_average": -0.5}, ValueError, "generator_average must be in"),
         ({"generator_average": None}, TypeError, "generator_average must be a number"),
+        ({"architecture": "dcgan", "dcgan_width": 0}, ValueError, "dcgan_width must be > 0"),
+        ({"architecture": "dcgan", "dcgan_width": 8.0}, TypeError, "dcgan_width must be an"),
+        ({"dcgan_width": 32}, ValueError, "apply to the DCGAN only"),
+        ({"discriminator_batch_norm": False}, ValueError, "apply to the DCGAN only"),
+        ({"discriminator_batch_norm": "no"}, TypeError, "discriminator_batch_norm must be True"),
     ],
 )
 def test_bad_parameters(
@@ -301,6 +306,25 @@ def test_bad_parameters(
 ) -> None:
     with pytest.raises(error, match=message):
         train_gan(images[:16], **{"epochs": 1, **kwargs})
+
+
+def test_narrow_dcgan_without_discriminator_batch_norm(images: np.ndarray, tmp_path: Path) -> None:
+    settings = dict(architecture="dcgan", epochs=1, batch_size=32, threads=1, seed=0)
+    narrow = train_gan(
+        images[:64], dcgan_width=8, discriminator_batch_norm=False, gradient_penalty=1.0, **settings
+    ).model
+    standard = Gan("dcgan")
+    assert (narrow.dcgan_width, narrow.discriminator_batch_norm) == (8, False)
+    assert (standard.dcgan_width, standard.discriminator_batch_norm) == (64, True)
+    # The generator's width scales its convolutions; the discriminator also loses its
+    # batch norm's 2 x 2w parameters.
+    assert narrow.parameter_count["generator"] < standard.parameter_count["generator"] / 7
+    assert narrow.parameter_count["discriminator"] < standard.parameter_count["discriminator"] / 7
+    assert "width 8, no discriminator batch norm" in repr(narrow)
+    narrow.save(tmp_path / "narrow.udl")
+    loaded = Gan.load(tmp_path / "narrow.udl")
+    assert (loaded.dcgan_width, loaded.discriminator_batch_norm) == (8, False)
+    np.testing.assert_array_equal(loaded.generate(4, seed=3), narrow.generate(4, seed=3))
 
 
 def test_images_of_another_shape_for_a_model() -> None:

@@ -162,6 +162,17 @@ void validate(const GanSpec& spec) {
                           std::to_string(spec.image_shape[1]) + "x" +
                           std::to_string(spec.image_shape[2]));
   }
+  if (spec.dcgan_width <= 0) {
+    throw InvalidArgument("dcgan_width must be > 0, got " + std::to_string(spec.dcgan_width));
+  }
+  const GanSpec defaults;
+  if (spec.architecture != GanArchitecture::kDcgan &&
+      (spec.dcgan_width != defaults.dcgan_width ||
+       spec.discriminator_batch_norm != defaults.discriminator_batch_norm)) {
+    throw InvalidArgument(
+        std::string("dcgan_width and discriminator_batch_norm apply to the DCGAN only, not to ") +
+        gan_architecture_name(spec.architecture));
+  }
 }
 
 GanImpl::GanImpl(GanSpec spec, uint64_t seed) : SeededModel(seed), spec_(std::move(spec)) {
@@ -172,17 +183,20 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed) : SeededModel(seed), spec_(std::mo
   if (spec_.architecture == GanArchitecture::kDcgan) {
     const int64_t h = height / 4;
     const int64_t w = width / 4;
+    const int64_t narrow = spec_.dcgan_width;
+    const int64_t wide = 2 * narrow;
     generator_ = nn::Sequential(
-        nn::Linear(spec_.noise_dim, 128 * h * w), nn::BatchNorm1d(128 * h * w), nn::ReLU(),
-        nn::Unflatten(nn::UnflattenOptions(1, {128, h, w})),
-        ConvTranspose2dLayer(ConvGeometry{128, 64, 4, 2, 1}), nn::BatchNorm2d(64), nn::ReLU(),
-        ConvTranspose2dLayer(ConvGeometry{64, channels, 4, 2, 1}), nn::Tanh());
-    discriminator_ =
-        nn::Sequential(Conv2dLayer(ConvGeometry{channels, 64, 4, 2, 1}),
-                       nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
-                       Conv2dLayer(ConvGeometry{64, 128, 4, 2, 1}), nn::BatchNorm2d(128),
-                       nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)), nn::Flatten(),
-                       nn::Linear(128 * h * w, 1));
+        nn::Linear(spec_.noise_dim, wide * h * w), nn::BatchNorm1d(wide * h * w), nn::ReLU(),
+        nn::Unflatten(nn::UnflattenOptions(1, {wide, h, w})),
+        ConvTranspose2dLayer(ConvGeometry{wide, narrow, 4, 2, 1}), nn::BatchNorm2d(narrow),
+        nn::ReLU(), ConvTranspose2dLayer(ConvGeometry{narrow, channels, 4, 2, 1}), nn::Tanh());
+    discriminator_ = nn::Sequential(Conv2dLayer(ConvGeometry{channels, narrow, 4, 2, 1}),
+                                    nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)),
+                                    Conv2dLayer(ConvGeometry{narrow, wide, 4, 2, 1}));
+    if (spec_.discriminator_batch_norm) discriminator_->push_back(nn::BatchNorm2d(wide));
+    discriminator_->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)));
+    discriminator_->push_back(nn::Flatten());
+    discriminator_->push_back(nn::Linear(wide * h * w, 1));
   } else {
     const FullyConnectedLayout layout = layout_of(spec_.architecture);
     const int64_t pixels = channels * height * width;
@@ -393,7 +407,8 @@ void save_gan(Gan& model, const std::string& path) {
   const GanSpec& spec = model->spec();
   std::ostringstream text;
   text << gan_architecture_name(spec.architecture) << ' ' << spec.image_shape[0] << ' '
-       << spec.image_shape[1] << ' ' << spec.image_shape[2] << ' ' << spec.noise_dim;
+       << spec.image_shape[1] << ' ' << spec.image_shape[2] << ' ' << spec.noise_dim << ' '
+       << spec.dcgan_width << ' ' << static_cast<int>(spec.discriminator_batch_norm);
   write_model_file(*model, "gan", text.str(), path);
 }
 
@@ -404,6 +419,15 @@ Gan load_gan(const std::string& path) {
     in >> architecture >> spec.image_shape[0] >> spec.image_shape[1] >> spec.image_shape[2] >>
         spec.noise_dim;
     if (!in) throw DataFormatError(path + ": corrupt GAN record");
+    // Files written before the DCGAN options end here and hold Radford et al.'s DCGAN.
+    int64_t dcgan_width = 0;
+    int batch_norm = 0;
+    if (in >> dcgan_width >> batch_norm) {
+      spec.dcgan_width = dcgan_width;
+      spec.discriminator_batch_norm = batch_norm != 0;
+    } else if (!in.eof()) {
+      throw DataFormatError(path + ": corrupt GAN record");
+    }
     try {
       spec.architecture = parse_gan_architecture(architecture);
       validate(spec);

@@ -10,6 +10,7 @@
 #include "udl/autoencoder.h"
 #include "udl/errors.h"
 #include "udl/gan.h"
+#include "udl/model_file.h"
 
 namespace {
 
@@ -229,6 +230,51 @@ TEST_F(Gan, ValidateRejectsBadSpecs) {
     EXPECT_EQ(udl::parse_gan_architecture(udl::gan_architecture_name(architecture)), architecture);
   }
   EXPECT_THROW(udl::parse_gan_architecture("wgan"), udl::InvalidArgument);
+  udl::GanSpec no_width = small_spec(udl::GanArchitecture::kDcgan);
+  no_width.dcgan_width = 0;
+  EXPECT_THROW(udl::validate(no_width), udl::InvalidArgument);
+  // The DCGAN's options are refused, not ignored, for the fully connected networks.
+  udl::GanSpec widened = small_spec(udl::GanArchitecture::kFullyConnected);
+  widened.dcgan_width = 32;
+  EXPECT_THROW(udl::validate(widened), udl::InvalidArgument);
+  udl::GanSpec unnormalised = small_spec(udl::GanArchitecture::kFullyConnectedLeaky);
+  unnormalised.discriminator_batch_norm = false;
+  EXPECT_THROW(udl::Gan(unnormalised, 0), udl::InvalidArgument);
+}
+
+// Parameters of the DCGAN on 1×8×8 images with noise 8, width w, discriminator batch norm or not.
+int64_t dcgan_parameters(int64_t w, bool batch_norm) {
+  const int64_t cells = 2 * 2;  // an 8×8 image is 2×2 after two stride-2 layers
+  const int64_t generator = (8 + 1) * 2 * w * cells + 2 * (2 * w * cells) +  // linear, BN
+                            (2 * w * 16 + 1) * w + 2 * w +                   // conv T, BN
+                            (w * 16 + 1);                                    // conv T
+  const int64_t discriminator = (16 + 1) * w + (w * 16 + 1) * 2 * w +        // two convs
+                                (batch_norm ? 2 * 2 * w : 0) + (2 * w * cells + 1);
+  return generator + discriminator;
+}
+
+TEST_F(Gan, DcganWidthAndDiscriminatorBatchNormShapeTheNetworks) {
+  for (int64_t width : {4, 64}) {
+    for (bool batch_norm : {true, false}) {
+      udl::GanSpec spec = small_spec(udl::GanArchitecture::kDcgan);
+      spec.dcgan_width = width;
+      spec.discriminator_batch_norm = batch_norm;
+      udl::Gan model(spec, 0);
+      int64_t parameters = 0;
+      for (const auto& p : model->parameters()) parameters += p.numel();
+      EXPECT_EQ(parameters, dcgan_parameters(width, batch_norm)) << width << batch_norm;
+      // Without batch norm a discriminator's score of an image does not depend on the rest
+      // of its batch, even in training mode.
+      model->train();
+      const torch::Tensor images = seeded_images({6, 1, 8, 8}, 2) * 2 - 1;
+      torch::NoGradGuard no_grad;
+      const torch::Tensor alone = model->discriminate(images.slice(0, 0, 3));
+      const torch::Tensor together = model->discriminate(images).slice(0, 0, 3);
+      EXPECT_EQ(torch::allclose(alone, together, 1e-5, 1e-6), !batch_norm) << width << batch_norm;
+      EXPECT_EQ(model->generate(seeded_normal({3, 8}, 3)).sizes(),
+                (std::vector<int64_t>{3, 1, 8, 8}));
+    }
+  }
 }
 
 TEST_F(Gan, TrainingFillsHistoryAndKeepsSamples) {
@@ -479,11 +525,35 @@ TEST_F(Gan, SaveAndLoadRoundTrip) {
     loaded->eval();
     EXPECT_TRUE(loaded->discriminate(images).equal(model->discriminate(images))) << name;
   }
+  udl::GanSpec narrow = small_spec(udl::GanArchitecture::kDcgan);
+  narrow.dcgan_width = 4;
+  narrow.discriminator_batch_norm = false;
+  udl::Gan narrow_model(narrow, 1);
+  const fs::path narrow_path = temp_file("narrow_dcgan.udl");
+  udl::save_gan(narrow_model, narrow_path.string());
+  udl::Gan narrow_loaded = udl::load_gan(narrow_path.string());
+  fs::remove(narrow_path);
+  EXPECT_EQ(narrow_loaded->spec().dcgan_width, 4);
+  EXPECT_FALSE(narrow_loaded->spec().discriminator_batch_norm);
+  EXPECT_TRUE(udl::gan_generate(narrow_loaded, 4, 1).equal(udl::gan_generate(narrow_model, 4, 1)));
   udl::Autoencoder autoencoder(udl::conv_autoencoder_spec(4, 3), 0);
   const fs::path other = temp_file("autoencoder.udl");
   udl::save_autoencoder(autoencoder, other.string());
   EXPECT_THROW(udl::load_gan(other.string()), udl::DataFormatError);
   fs::remove(other);
+}
+
+TEST_F(Gan, LoadsFilesWrittenBeforeTheDcganOptions) {
+  udl::Gan model(small_spec(udl::GanArchitecture::kDcgan), 2);
+  const fs::path path = temp_file("old_dcgan.udl");
+  udl::write_model_file(*model, "gan", "dcgan 1 8 8 8", path.string());  // the old record
+  udl::Gan loaded = udl::load_gan(path.string());
+  EXPECT_EQ(loaded->spec().dcgan_width, 64);
+  EXPECT_TRUE(loaded->spec().discriminator_batch_norm);
+  EXPECT_TRUE(udl::gan_generate(loaded, 3, 1).equal(udl::gan_generate(model, 3, 1)));
+  udl::write_model_file(*model, "gan", "dcgan 1 8 8 8 wide", path.string());
+  EXPECT_THROW(udl::load_gan(path.string()), udl::DataFormatError);
+  fs::remove(path);
 }
 
 }  // namespace

@@ -564,10 +564,16 @@ class VaeTrainResult:
     def test(self) -> VaeLoss | None:
         ...
 class GanSpec:
-    def __init__(self, architecture: str = 'fc', image_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [1, 28, 28], noise_dim: typing.SupportsInt | typing.SupportsIndex = 100) -> None:
+    def __init__(self, architecture: str = 'fc', image_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [1, 28, 28], noise_dim: typing.SupportsInt | typing.SupportsIndex = 100, dcgan_width: typing.SupportsInt | typing.SupportsIndex = 64, discriminator_batch_norm: bool = True) -> None:
         ...
     @property
     def architecture(self) -> str:
+        ...
+    @property
+    def dcgan_width(self) -> int:
+        ...
+    @property
+    def discriminator_batch_norm(self) -> bool:
         ...
     @property
     def image_shape(self) -> list[int]:

@@ -7,6 +7,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 
 def integer(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5")."""
@@ -37,3 +39,10 @@ def number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
     return float(value)
+
+
+def flag(value: Any, name: str) -> bool:
+    """A bool from a bool or NumPy bool; TypeError for anything else ("False" is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

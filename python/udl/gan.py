@@ -11,7 +11,7 @@ import numpy as np
 
 from udl import _native
 from udl._arrays import ArrayLike, existing_file, images_for, like
-from udl._checks import integer, number
+from udl._checks import flag, integer, number
 from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
@@ -28,7 +28,8 @@ __all__ = ["ARCHITECTURES", "Gan", "GanEpochRecord", "GanResult", "train_gan"]
 
 #: "fc": report 000's (four linear layers each, ReLU, discriminator dropout 0.3);
 #: "fc_leaky": report 003's (two hidden layers each, LeakyReLU 0.2, dropout 0.5 in both);
-#: "dcgan": convolutional generator and discriminator with batch norm (Radford et al.).
+#: "dcgan": convolutional generator and discriminator with batch norm (Radford et al.), of
+#: width `dcgan_width`, its discriminator's batch norm optional.
 ARCHITECTURES = ("fc", "fc_leaky", "dcgan")
 
 
@@ -45,6 +46,8 @@ class Gan(HeldModel):
         *,
         image_shape: Sequence[int] = (1, 28, 28),
         noise_dim: int = 100,
+        dcgan_width: int = 64,
+        discriminator_batch_norm: bool = True,
         seed: int = 0,
         _held: Any = None,
     ) -> None:
@@ -56,8 +59,16 @@ class Gan(HeldModel):
         self.architecture = architecture
         self.image_shape = tuple(integer(s, "image_shape entry") for s in image_shape)
         self.noise_dim = integer(noise_dim, "noise_dim")
+        self.dcgan_width = integer(dcgan_width, "dcgan_width")
+        self.discriminator_batch_norm = flag(discriminator_batch_norm, "discriminator_batch_norm")
         if _held is None:
-            spec = _native._C.GanSpec(architecture, list(self.image_shape), self.noise_dim)
+            spec = _native._C.GanSpec(
+                architecture,
+                list(self.image_shape),
+                self.noise_dim,
+                self.dcgan_width,
+                self.discriminator_batch_norm,
+            )
             _held = _native._C.Gan(spec, check_seed(seed))
         self._model = _held
 
@@ -98,14 +109,21 @@ class Gan(HeldModel):
             spec.architecture,
             image_shape=tuple(spec.image_shape),
             noise_dim=spec.noise_dim,
+            dcgan_width=spec.dcgan_width,
+            discriminator_batch_norm=spec.discriminator_batch_norm,
             _held=native,
         )
 
     def __repr__(self) -> str:
         counts = self.parameter_count
+        dcgan = ""
+        if self.architecture == "dcgan":
+            norm = "" if self.discriminator_batch_norm else ", no discriminator batch norm"
+            dcgan = f", width {self.dcgan_width}{norm}"
         return (
             f"Gan({self.architecture}, {'x'.join(map(str, self.image_shape))}, noise "
-            f"{self.noise_dim}, {counts['generator']} + {counts['discriminator']} parameters)"
+            f"{self.noise_dim}{dcgan}, {counts['generator']} + {counts['discriminator']} "
+            "parameters)"
         )
 
 
@@ -126,6 +144,8 @@ def train_gan(
     *,
     architecture: str = "fc",
     noise_dim: int = 100,
+    dcgan_width: int = 64,
+    discriminator_batch_norm: bool = True,
     lr: float | None = None,
     sample_epochs: Sequence[int] = (),
     sample_count: int = 64,
@@ -146,6 +166,12 @@ def train_gan(
         data: a Dataset (its train set), an ImageSet, a name or an array.
         architecture: one of ARCHITECTURES.
         noise_dim: size of the generator's Gaussian input (reports: 100).
+        dcgan_width: the DCGAN's w, channels of its generator's last hidden layer and of its
+            discriminator's first (the layers beside the linear ones have 2w); Radford et
+            al.'s 64, or 32 for about a third of the compute. The DCGAN only.
+        discriminator_batch_norm: batch norm after the DCGAN discriminator's second
+            convolution (Radford et al.). Without it each image's score depends on that
+            image alone, as the R1 gradient_penalty assumes. The DCGAN only.
         lr: Adam's learning rate for the generator, and for the discriminator unless
             discriminator_lr is given (default: report 000's 1e-4 for the fully connected
             GANs, 2e-4 for the DCGAN).
@@ -192,7 +218,12 @@ def train_gan(
     config.validate()
     train_set, _ = _resolve_data(data, None)
     model = Gan(
-        architecture, image_shape=train_set.image_shape, noise_dim=noise_dim, seed=config.seed
+        architecture,
+        image_shape=train_set.image_shape,
+        noise_dim=noise_dim,
+        dcgan_width=dcgan_width,
+        discriminator_batch_norm=discriminator_batch_norm,
+        seed=config.seed,
     )
     native = _native._C.train_gan(
         model._model, train_set.images, config, _native_callback(callback, GanEpochRecord)

@@ -12,7 +12,7 @@ import numpy as np
 
 from udl import _native, latent
 from udl._arrays import ArrayLike, codes_for, existing_file, images_for, like
-from udl._checks import integer, number
+from udl._checks import flag, integer, number
 from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, shows_loop_settings
@@ -45,7 +45,7 @@ class Vae(HeldModel):
         _held: Any = None,
     ) -> None:
         self.spec = spec
-        self.batch_norm = bool(batch_norm)
+        self.batch_norm = flag(batch_norm, "batch_norm")
         self._model = (
             _held
             if _held is not None

@@ -25,9 +25,10 @@ enum class GanArchitecture {
   // Report 003: two hidden layers each (256, 512 / 512, 256), LeakyReLU(0.2) and dropout 0.5
   // in both networks.
   kFullyConnectedLeaky,
-  // Radford et al.: generator linear→128×H/4×W/4, BN, ReLU, two stride-2 transposed convs
-  // (k4) with BN and ReLU between, tanh; discriminator two stride-2 convs (k4, 64 and 128
-  // channels) with LeakyReLU(0.2) and BN, then linear→1. Needs H and W divisible by 4.
+  // Radford et al.: generator linear→2w×H/4×W/4, BN, ReLU, two stride-2 transposed convs
+  // (k4) with BN and ReLU between, tanh; discriminator two stride-2 convs (k4, w and 2w
+  // channels) with LeakyReLU(0.2) and BN, then linear→1. w is GanSpec::dcgan_width (64).
+  // Needs H and W divisible by 4.
   kDcgan,
 };
 inline constexpr std::array<Choice<GanArchitecture>, 3> kGanArchitectureNames{
@@ -47,8 +48,16 @@ struct GanSpec {
   GanArchitecture architecture = GanArchitecture::kFullyConnected;
   std::vector<int64_t> image_shape{1, 28, 28};
   int64_t noise_dim = 100;
+  // The DCGAN's w: channels of the generator's last hidden layer and of the discriminator's
+  // first; the layers beside the linear ones have 2w. Radford et al.: 64; 32 trains in
+  // about a third of the time.
+  int64_t dcgan_width = 64;
+  // Batch norm after the DCGAN discriminator's second convolution (Radford et al.). Without
+  // it each image's score depends on that image alone, as the R1 penalty assumes.
+  bool discriminator_batch_norm = true;
 };
-// Throws InvalidArgument for non-positive sizes or a DCGAN image size not divisible by 4.
+// Throws InvalidArgument for non-positive sizes, a DCGAN image size not divisible by 4, or
+// a DCGAN option (width, discriminator batch norm) changed for another architecture.
 void validate(const GanSpec& spec);
 
 class GanImpl : public SeededModel {
