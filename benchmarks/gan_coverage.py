@@ -6,7 +6,10 @@ architecture (`udl.app.stages.context.GAN_TRAINING`, which were chosen with it:
 docs/benchmarks.md lists the runs); the flags override them. `--csv` appends one row per seed.
 
     UDL_DATA_DIR=../shared/data python benchmarks/gan_coverage.py fc mnist
-    UDL_DATA_DIR=../shared/data python benchmarks/gan_coverage.py dcgan mnist --batch-size 64
+    UDL_DATA_DIR=../shared/data python benchmarks/gan_coverage.py dcgan mnist --epochs 6
+    UDL_DATA_DIR=../shared/data python benchmarks/gan_coverage.py dcgan mnist --epochs 2 \\
+        --dcgan-width 64 --discriminator-batch-norm --gradient-penalty 0 --lr 2e-4 \\
+        --generator-average 0
     UDL_DATA_DIR=../shared/data python benchmarks/gan_coverage.py fc_leaky fashion-mnist \\
         --lr 1e-4 --generator-average 0.999 --seeds 0,1,2 --device cuda
 """
@@ -50,6 +53,12 @@ def main() -> None:
     parser.add_argument("--gradient-penalty", type=float, help="default: the reproduction's")
     parser.add_argument("--discriminator-lr", type=float, help="default: the reproduction's")
     parser.add_argument("--generator-average", type=float, help="default: the reproduction's")
+    parser.add_argument("--dcgan-width", type=int, help="default: the reproduction's")
+    parser.add_argument(
+        "--discriminator-batch-norm",
+        action=argparse.BooleanOptionalAction,
+        help="default: the reproduction's",
+    )
     parser.add_argument(
         "--seeds", type=seed_list, default=[0], help="comma-separated; one GAN per seed"
     )
@@ -61,7 +70,16 @@ def main() -> None:
     args = parser.parse_args()
 
     training = dict(GAN_TRAINING[args.architecture])
-    for name in ("batch_size", "lr", "gradient_penalty", "discriminator_lr", "generator_average"):
+    overridable = (
+        "batch_size",
+        "lr",
+        "gradient_penalty",
+        "discriminator_lr",
+        "generator_average",
+        "dcgan_width",
+        "discriminator_batch_norm",
+    )
+    for name in overridable:
         if getattr(args, name) is not None:
             training[name] = getattr(args, name)
     data = udl.datasets.load(args.dataset)
