@@ -168,7 +168,7 @@ def train_gan(
         noise_dim: size of the generator's Gaussian input (reports: 100).
         dcgan_width: the DCGAN's w, channels of its generator's last hidden layer and of its
             discriminator's first (the layers beside the linear ones have 2w); Radford et
-            al.'s 64, or 32 for about a third of the compute. The DCGAN only.
+            al.'s 64, or 32 for an epoch in about 40% of the time. The DCGAN only.
         discriminator_batch_norm: batch norm after the DCGAN discriminator's second
             convolution (Radford et al.). Without it each image's score depends on that
             image alone, as the R1 gradient_penalty assumes. The DCGAN only.

@@ -49,8 +49,8 @@ struct GanSpec {
   std::vector<int64_t> image_shape{1, 28, 28};
   int64_t noise_dim = 100;
   // The DCGAN's w: channels of the generator's last hidden layer and of the discriminator's
-  // first; the layers beside the linear ones have 2w. Radford et al.: 64; 32 trains in
-  // about a third of the time.
+  // first; the layers beside the linear ones have 2w. Radford et al.: 64; at 32 an epoch
+  // takes about 40% of the time.
   int64_t dcgan_width = 64;
   // Batch norm after the DCGAN discriminator's second convolution (Radford et al.). Without
   // it each image's score depends on that image alone, as the R1 penalty assumes.

@@ -160,7 +160,7 @@ ONE_CYCLE: dict[str, Any] = {"lr_schedule": "onecycle", "early_stopping": False}
 #: batches of 32 rather than its default 64 raise its rarest MNIST digit after 2 epochs
 #: from 2.7% to 4.4%. Radford et al.'s DCGAN (64 wide, batch norm in the discriminator,
 #: 2e-4) stays near a Fréchet distance of 165 on MNIST in 2 to 4 epochs; half as wide it
-#: trains three times the epochs in the same time, and without the discriminator's batch
+#: trains 2.4 times the epochs in the same time, and without the discriminator's batch
 #: norm, with R1 (gamma 1), a moving average of the generator and Adam 1e-3 it falls to 106
 #: after 3 epochs (5e-4: 113). The first figure is from a labeller trained at a constant lr,
 #: the others from the one-cycle one (`benchmarks/gan_coverage.py` reruns each with it;
