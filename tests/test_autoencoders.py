@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -489,30 +490,39 @@ def test_a_thousand_invalid_specs_are_rejected_in_well_under_a_second(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     # An architecture search discards invalid trials before building anything: each rejection
-    # costs microseconds. Half the specs fail on shape, half on their dropout.
-    start = time.perf_counter()
-    rejected = 0
-    for i in range(1000):
-        try:
-            if i % 2:
-                AutoencoderSpec(
-                    conv_layers=[(8, 3 + i % 5, 2, 0), (16, 9, 4, 0)],
-                    hidden_widths=(32,),
-                    latent_dim=4,
-                    input_shape=(1, 12, 12),
-                )
-            else:
-                AutoencoderSpec(
-                    conv_layers=REPORT_001_LAYERS, hidden_widths=(57,), latent_dim=6, dropout=1.0
-                )
-        except udl.InvalidArchitecture:
-            rejected += 1
-        except ValueError as error:
-            assert "dropout" in str(error)
-            rejected += 1
-    elapsed = time.perf_counter() - start
-    assert rejected == 1000
-    assert elapsed < 1.0, f"1000 rejections took {elapsed:.3f} s"
+    # costs microseconds (about 0.1 s for the thousand here). Half the specs fail on shape,
+    # half on their dropout. The fastest of three rounds is timed: a collection of the
+    # garbage earlier tests left, or a busy machine, can stall one round, not all three.
+    def reject_a_thousand() -> float:
+        gc.collect()
+        start = time.perf_counter()
+        rejected = 0
+        for i in range(1000):
+            try:
+                if i % 2:
+                    AutoencoderSpec(
+                        conv_layers=[(8, 3 + i % 5, 2, 0), (16, 9, 4, 0)],
+                        hidden_widths=(32,),
+                        latent_dim=4,
+                        input_shape=(1, 12, 12),
+                    )
+                else:
+                    AutoencoderSpec(
+                        conv_layers=REPORT_001_LAYERS,
+                        hidden_widths=(57,),
+                        latent_dim=6,
+                        dropout=1.0,
+                    )
+            except udl.InvalidArchitecture:
+                rejected += 1
+            except ValueError as error:
+                assert "dropout" in str(error)
+                rejected += 1
+        assert rejected == 1000
+        return time.perf_counter() - start
+
+    elapsed = min(reject_a_thousand() for _ in range(3))
+    assert elapsed < 1.0, f"1000 rejections took {elapsed:.3f} s at best of three rounds"
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # rejecting prints nothing, not even from the native core
 
