@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--gradient-penalty", type=float, help="default: the reproduction's")
     parser.add_argument("--discriminator-lr", type=float, help="default: the reproduction's")
     parser.add_argument("--generator-average", type=float, help="default: the reproduction's")
+    parser.add_argument("--gradient-penalty-interval", type=int, help="default: the reproduction's")
     parser.add_argument("--dcgan-width", type=int, help="default: the reproduction's")
     parser.add_argument(
         "--discriminator-batch-norm",
@@ -74,6 +75,7 @@ def main() -> None:
         "batch_size",
         "lr",
         "gradient_penalty",
+        "gradient_penalty_interval",
         "discriminator_lr",
         "generator_average",
         "dcgan_width",

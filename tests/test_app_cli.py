@@ -80,6 +80,7 @@ def test_gan_and_vae_flags_carry_their_own_defaults(capsys: pytest.CaptureFixtur
     assert "--discriminator-lr DISCRIMINATOR_LR" in gan_help
     assert "--generator-average GENERATOR_AVERAGE" in gan_help
     assert "--dcgan-width DCGAN_WIDTH" in gan_help
+    assert "--gradient-penalty-interval GRADIENT_PENALTY_INTERVAL" in gan_help
     assert "--discriminator-batch-norm, --no-discriminator-batch-norm" in gan_help
 
 

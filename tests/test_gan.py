@@ -288,6 +288,8 @@ def test_dcgan_needs_sizes_divisible_by_4() -> None:
         ({"label_smoothing": "yes"}, TypeError, "label_smoothing must be a number"),
         ({"gradient_penalty": -0.1}, ValueError, "gradient_penalty must be"),
         ({"gradient_penalty": float("nan")}, ValueError, "gradient_penalty must be"),
+        ({"gradient_penalty_interval": 0}, ValueError, "gradient_penalty_interval must be >= 1"),
+        ({"gradient_penalty_interval": 1.5}, TypeError, "gradient_penalty_interval must be an"),
         ({"discriminator_lr": 0.0}, ValueError, "discriminator_lr must be > 0"),
         ({"discriminator_lr": float("nan")}, ValueError, "discriminator_lr"),
         ({"discriminator_lr": "fast"}, TypeError, "discriminator_lr must be a number"),

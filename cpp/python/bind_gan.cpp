@@ -55,6 +55,7 @@ void bind_gan(py::module_& m) {
       .def_readwrite("sample_count", &udl::GanConfig::sample_count)
       .def_readwrite("label_smoothing", &udl::GanConfig::label_smoothing)
       .def_readwrite("gradient_penalty", &udl::GanConfig::gradient_penalty)
+      .def_readwrite("gradient_penalty_interval", &udl::GanConfig::gradient_penalty_interval)
       .def_readwrite("discriminator_learning_rate", &udl::GanConfig::discriminator_learning_rate)
       .def_readwrite("generator_average", &udl::GanConfig::generator_average);
 

@@ -240,6 +240,10 @@ void validate(const GanConfig& config) {
     throw InvalidArgument("gradient_penalty must be a finite number >= 0, got " +
                           std::to_string(config.gradient_penalty));
   }
+  if (config.gradient_penalty_interval < 1) {
+    throw InvalidArgument("gradient_penalty_interval must be >= 1, got " +
+                          std::to_string(config.gradient_penalty_interval));
+  }
   if (!(config.discriminator_learning_rate >= 0.0 &&
         std::isfinite(config.discriminator_learning_rate))) {
     throw InvalidArgument("discriminator_lr (learning rate) must be a finite number >= 0, got " +
@@ -364,6 +368,7 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
   double generator_sum = 0.0;
   double real_sum = 0.0;
   double fake_sum = 0.0;
+  int64_t batch_in_epoch = 0;  // counted per epoch, so a resumed run penalises the same batches
   auto train_batch = [&](const torch::Tensor& indices) {
     const int64_t n = indices.size(0);
     const torch::Tensor real = data.batch(indices) * 2.0 - 1.0;
@@ -371,9 +376,13 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
         torch::empty({n, noise_dim}, real.options()).normal_(0.0, 1.0, noise_generator);
     double real_score = 0.0;
     double fake_score = 0.0;
-    const double d_loss = discriminator_step(model, discriminator_optimizer, real, noise,
-                                             1.0 - config.label_smoothing, &real_score, &fake_score,
-                                             config.gradient_penalty);
+    const int64_t interval = config.gradient_penalty_interval;
+    const double penalty = batch_in_epoch++ % interval == 0
+                               ? config.gradient_penalty * static_cast<double>(interval)
+                               : 0.0;
+    const double d_loss =
+        discriminator_step(model, discriminator_optimizer, real, noise,
+                           1.0 - config.label_smoothing, &real_score, &fake_score, penalty);
     generator_sum += generator_step(model, generator_optimizer, noise) * static_cast<double>(n);
     if (average) average->update();
     real_sum += real_score * static_cast<double>(n);
@@ -383,6 +392,7 @@ GanTrainResult train_gan(Gan& model, const ImageSet& images, const GanConfig& co
   auto run_epoch = [&](int64_t epoch) {
     model->train();
     generator_sum = real_sum = fake_sum = 0.0;
+    batch_in_epoch = 0;
     GanEpochRecord record;
     record.discriminator_loss = engine.shuffled_batches(data.size(), train_batch);
     const double n = static_cast<double>(data.size());

@@ -419,6 +419,29 @@ TEST_F(Gan, GeneratorAverageGivesTheAveragedWeightsAndLeavesTrainingAlone) {
   }
 }
 
+TEST_F(Gan, GradientPenaltyIntervalPenalisesEveryIntervalthBatchWithItsWeight) {
+  const udl::ImageSet data = blob_images(64, 8, 12);
+  auto train = [&](int64_t batch_size, double gamma, int64_t interval) {
+    udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 0);
+    udl::GanConfig config = small_config(2);
+    config.batch_size = batch_size;
+    config.gradient_penalty = gamma;
+    config.gradient_penalty_interval = interval;
+    udl::train_gan(model, data, config);
+    return copies(model->parameters());
+  };
+  // One batch an epoch: it is always the penalised one, weighted by the interval.
+  EXPECT_EQ(max_change(train(64, 1.0, 3), train(64, 3.0, 1)), 0.0);
+  // Two batches: the second goes unpenalised, which every-batch R1 cannot match.
+  EXPECT_GT(max_change(train(32, 1.0, 2), train(32, 2.0, 1)), 1e-6);
+  EXPECT_GT(max_change(train(32, 1.0, 2), train(32, 1.0, 1)), 1e-6);
+  // Without a penalty the interval changes nothing.
+  EXPECT_EQ(max_change(train(32, 0.0, 2), train(32, 0.0, 1)), 0.0);
+  udl::GanConfig config;
+  config.gradient_penalty_interval = 0;
+  EXPECT_THROW(udl::validate(config), udl::InvalidArgument);
+}
+
 TEST_F(Gan, GeneratorAverageResumesFromItsCheckpoint) {
   const udl::ImageSet data = blob_images(64, 8, 10);
   const fs::path checkpoint = temp_file("average_checkpoint.pt");

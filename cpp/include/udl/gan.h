@@ -104,6 +104,11 @@ struct GanConfig : LoopConfig {
   // discriminator from overpowering the generator, which then stops ignoring its noise (report
   // 000's fully connected GAN collapses onto one image on MNIST without it). >= 0; 0: none.
   double gradient_penalty = 0.0;
+  // Lazy regularisation (Karras et al. 2020): R1 on every this-many-th discriminator step of
+  // an epoch (the first, then every interval-th), weighted by this many, so its average
+  // weight stays gamma while the double backward it costs runs that much less often. >= 1;
+  // 1: every step.
+  int64_t gradient_penalty_interval = 1;
   // Two time-scale update rule (Heusel et al. 2017): the discriminator's learning rate, which
   // may differ from the generator's `learning_rate` (a schedule scales both alike). > 0;
   // 0: the same as the generator's.

@@ -69,9 +69,9 @@ REPORTS: dict[str, ReportPlan] = {
         "1e-4; it adds the R1 gradient penalty (gamma 10), batches of 64 and a discriminator "
         "that learns at 4e-4 (the two time-scale rule). udl's DCGAN is 32 channels wide "
         "(Radford et al.'s 64 takes 2.4 times as long an epoch), without batch norm in its "
-        "discriminator, with R1 (gamma 1), Adam 1e-3 in batches of 32 and a moving average "
-        "(0.999) of its generator's weights. The class "
-        "shares of the samples are labelled by a feature network of 5 epochs (one-cycle). "
+        "discriminator, with R1 (gamma 1, on every 4th batch), Adam 1e-3 in batches of 32 and "
+        "a moving average (0.999) of its generator's weights. The class shares of the "
+        "samples are labelled by a feature network of 5 epochs (one-cycle). "
         "Where a row misses its bar, that is the budget's measured result, not a claim about "
         "the recipe.",
     ),
