@@ -290,6 +290,10 @@ def test_dcgan_needs_sizes_divisible_by_4() -> None:
         ({"gradient_penalty": float("nan")}, ValueError, "gradient_penalty must be"),
         ({"gradient_penalty_interval": 0}, ValueError, "gradient_penalty_interval must be >= 1"),
         ({"gradient_penalty_interval": 1.5}, TypeError, "gradient_penalty_interval must be an"),
+        # past 64 bits: a named ValueError, not pybind11's "incompatible arguments"
+        ({"gradient_penalty_interval": 2**70}, ValueError, "gradient_penalty_interval must be <="),
+        ({"architecture": "dcgan", "dcgan_width": 2**70}, ValueError, "dcgan_width must be <="),
+        ({"noise_dim": -(2**70)}, ValueError, "noise_dim must be >="),
         ({"discriminator_lr": 0.0}, ValueError, "discriminator_lr must be > 0"),
         ({"discriminator_lr": float("nan")}, ValueError, "discriminator_lr"),
         ({"discriminator_lr": "fast"}, TypeError, "discriminator_lr must be a number"),

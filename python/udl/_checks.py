@@ -9,9 +9,16 @@ from typing import Any
 
 import numpy as np
 
+#: The native core's integers are 64-bit: a Python int outside them would reach it as an
+#: unreadable pybind11 TypeError, so `integer` refuses it first unless told other bounds.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-def integer(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5")."""
+
+def integer(
+    value: Any, name: str, minimum: int | None = INT64_MIN, maximum: int | None = INT64_MAX
+) -> int:
+    """An int from an int or NumPy integer; TypeError for anything else (bool, 5.7, "5"),
+    ValueError outside [minimum, maximum] (by default, 64 bits)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
