@@ -84,6 +84,17 @@ def test_gan_and_vae_flags_carry_their_own_defaults(capsys: pytest.CaptureFixtur
     assert "--discriminator-batch-norm, --no-discriminator-batch-norm" in gan_help
 
 
+@pytest.mark.parametrize("command", [["train", "classifier"], ["finetune"]])
+def test_classifier_commands_offer_batch_norm_and_augmentation(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--batch-norm, --no-batch-norm" in text
+    assert "--max-shift MAX_SHIFT augmentation: every training image moves" in text
+    assert "--horizontal-flip, --no-horizontal-flip augmentation" in text
+
+
 # --- usage errors: exit code 2 with the message --------------------------------------------------
 
 
@@ -145,6 +156,25 @@ def test_a_bad_gan_setting_exits_2_and_names_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert cli.main(["train", "gan", *flags, "--out", str(tmp_path / "r")]) == 2
+    assert f"udl: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--max-shift", "28"], "max_shift 28 would move whole images out of their 28x28 frame"),
+        (["--max-shift", "-1"], "max_shift must be >= 0"),
+    ],
+)
+def test_a_bad_augmentation_exits_2_and_names_it(
+    flags: list[str],
+    message: str,
+    small_fashion: list,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["train", "classifier", *flags, "--out", str(tmp_path / "r")]) == 2
     assert f"udl: error: {message}" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 

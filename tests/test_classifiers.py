@@ -552,6 +552,95 @@ def test_features_feed_the_last_linear_layer(
     assert tuple(as_tensor.shape) == (20, width)
 
 
+# --- batch norm and augmentation --------------------------------------------------------
+
+
+def test_batch_norm_adds_a_scale_and_shift_per_channel_and_survives_saving(
+    small: udl.datasets.Dataset, tmp_path: Path
+) -> None:
+    model = train_classifier(small, nf=4, batch_norm=True, **QUICK).model
+    plain = Classifier(ClassifierSpec(model.spec.encoder), seed=0)
+    assert model.spec.batch_norm and "with batch norm" in repr(model)
+    assert model.parameter_count == plain.parameter_count + 2 * (4 + 8 + 16)
+    model.save(tmp_path / "batch_norm.udl")
+    loaded = Classifier.load(tmp_path / "batch_norm.udl")
+    assert loaded.spec == model.spec
+    # Equal in evaluation only if the trained running statistics came along.
+    images = small.test.images[:50]
+    np.testing.assert_array_equal(loaded.log_probabilities(images), model.log_probabilities(images))
+
+
+def test_augmentation_is_seeded_and_changes_the_training_batches_only(
+    small: udl.datasets.Dataset,
+) -> None:
+    plain = train_classifier(small, nf=4, **QUICK)
+    augmented = train_classifier(small, nf=4, max_shift=2, horizontal_flip=True, **QUICK)
+    again = train_classifier(small, nf=4, max_shift=2, horizontal_flip=True, **QUICK)
+    assert augmented.history[0].train_loss != plain.history[0].train_loss
+    assert [r.train_loss for r in again.history] == [r.train_loss for r in augmented.history]
+    # The test images are scored as they are.
+    assert augmented.test is not None
+    assert augmented.model.evaluate(small).accuracy == augmented.test.accuracy
+
+
+def test_finetuning_with_batch_norm_trains_the_norms_over_frozen_convolutions(
+    autoencoder: udl.Autoencoder, labelled: udl.datasets.Dataset
+) -> None:
+    result = finetune_classifier(autoencoder, labelled, batch_norm=True, max_shift=1, **FINETUNE)
+    trained = result.model.state_dict()
+    trains = result.model.requires_grad()
+
+    def kernels(state: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        return [(n, v) for n, v in state.items() if n.startswith("encoder.") and v.ndim == 4]
+
+    # The norms sit between the layers, so the copied convolutions have other indices.
+    copied = kernels(trained)
+    assert len(copied) == 3
+    for (name, weight), (_, original) in zip(
+        copied, kernels(autoencoder.state_dict()), strict=True
+    ):
+        np.testing.assert_array_equal(weight, original, err_msg=name)
+        assert not trains[name]
+    norms = [n for n in trains if trained[n.rsplit(".", 1)[0] + ".weight"].ndim == 1]
+    assert len(norms) == 2 * 3 and all(trains[n] for n in norms)
+    assert result.test is not None and result.test.accuracy > 0.3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"max_shift": -1}, ValueError, "max_shift must be >= 0"),
+        ({"max_shift": 28}, ValueError, "max_shift 28 would move whole images"),
+        ({"max_shift": 2.0}, TypeError, "max_shift must be an integer"),
+        ({"max_shift": "2"}, TypeError, "max_shift must be an integer"),
+        ({"horizontal_flip": "yes"}, TypeError, "horizontal_flip must be True or False"),
+        ({"batch_norm": "False"}, TypeError, "batch_norm must be True or False"),
+    ],
+)
+def test_bad_augmentation_and_batch_norm_fail_before_training(
+    small: udl.datasets.Dataset,
+    autoencoder: udl.Autoencoder,
+    arguments: dict[str, object],
+    error: type[Exception],
+    message: str,
+) -> None:
+    epochs: list[object] = []
+    with pytest.raises(error, match=message):
+        train_classifier(small, nf=4, callback=epochs.append, **arguments, **QUICK)
+    with pytest.raises(error, match=message):
+        finetune_classifier(autoencoder, small, callback=epochs.append, **arguments, **QUICK)
+    assert epochs == []
+
+
+def test_finetune_freeze_flags_must_be_bools(
+    autoencoder: udl.Autoencoder, small: udl.datasets.Dataset
+) -> None:
+    with pytest.raises(TypeError, match="freeze_conv must be True or False"):
+        finetune_classifier(autoencoder, small, freeze_conv="False", **QUICK)
+    with pytest.raises(TypeError, match="freeze_linear must be True or False"):
+        finetune_classifier(autoencoder, small, freeze_linear=1, **QUICK)
+
+
 # --- files ------------------------------------------------------------------------------
 
 

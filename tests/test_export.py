@@ -56,6 +56,9 @@ MODELS = {
     "classifier_two_layer": lambda: Classifier(
         ClassifierSpec(AutoencoderSpec.conv_autoencoder(4, 8), 10, "two_layer", 16), seed=4
     ),
+    "classifier_batch_norm": lambda: Classifier(
+        ClassifierSpec(AutoencoderSpec.conv_autoencoder(4, 8), 10, "two_layer", 16, True), seed=9
+    ),
     "classifier_headless": lambda: Classifier(
         ClassifierSpec(AutoencoderSpec.conv_autoencoder(4, 10), 10, "none"), seed=5
     ),

@@ -8,18 +8,26 @@ namespace udl_python {
 void bind_classifier(py::module_& m) {
   py::class_<udl::ClassifierSpec>(m, "ClassifierSpec")
       .def(py::init([](const udl::AutoencoderSpec& encoder, int64_t classes,
-                       const std::string& head, int64_t head_hidden) {
-             udl::ClassifierSpec spec{encoder, classes, udl::parse_head(head), head_hidden};
+                       const std::string& head, int64_t head_hidden, bool batch_norm) {
+             udl::ClassifierSpec spec{encoder, classes, udl::parse_head(head), head_hidden,
+                                      batch_norm};
              udl::validate(spec);
              return spec;
            }),
            py::arg("encoder"), py::arg("classes") = 10, py::arg("head") = "linear",
-           py::arg("head_hidden") = 64)
+           py::arg("head_hidden") = 64, py::arg("batch_norm") = false)
       .def_readonly("encoder", &udl::ClassifierSpec::encoder)
       .def_readonly("classes", &udl::ClassifierSpec::classes)
       .def_property_readonly("head",
                              [](const udl::ClassifierSpec& s) { return udl::head_name(s.head); })
-      .def_readonly("head_hidden", &udl::ClassifierSpec::head_hidden);
+      .def_readonly("head_hidden", &udl::ClassifierSpec::head_hidden)
+      .def_readonly("batch_norm", &udl::ClassifierSpec::batch_norm);
+
+  auto config = bind_config<udl::ClassifierConfig, udl::LoopConfig>(m, "ClassifierConfig");
+  def_nested(config, "max_shift", &udl::ClassifierConfig::augmentation,
+             &udl::AugmentationConfig::max_shift);
+  def_nested(config, "horizontal_flip", &udl::ClassifierConfig::augmentation,
+             &udl::AugmentationConfig::horizontal_flip);
 
   using Impl = udl::ClassifierImpl;
   bind_model<Impl, udl::Classifier>(m, "Classifier", &udl::save_classifier, &udl::load_classifier)
@@ -66,7 +74,7 @@ void bind_classifier(py::module_& m) {
       "train_classifier",
       [](std::shared_ptr<Impl> module, const py::array& images, const py::array& labels,
          const std::optional<py::array>& test_images, const std::optional<py::array>& test_labels,
-         const udl::LoopConfig& config, const std::optional<py::function>& on_epoch) {
+         const udl::ClassifierConfig& config, const std::optional<py::function>& on_epoch) {
         const udl::ImageSet data = image_set(images, labels, "images");
         const std::optional<udl::ImageSet> test = optional_set(test_images, test_labels, "test");
         const auto hooks = make_hooks<udl::ClassifierEpochRecord>(on_epoch);

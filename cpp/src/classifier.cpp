@@ -72,6 +72,7 @@ ClassifierImpl::ClassifierImpl(ClassifierSpec spec, uint64_t seed)
   const ArchitectureShapes shapes = validate_architecture(spec_.encoder);
   StackOptions options;
   options.random = random_;
+  options.batch_norm = spec_.batch_norm;
   encoder_ = nn::Sequential();
   append_encoder(encoder_, spec_.encoder, shapes, options,
                  [this](const std::shared_ptr<nn::Module>& layer, LayerGroup group) {
@@ -118,13 +119,16 @@ void ClassifierImpl::load_encoder(Autoencoder& source) {
                           ") differs from the classifier's (" + describe(spec_.encoder) + ")");
   }
   torch::NoGradGuard no_grad;
-  // In order: conv and linear weights and biases; dropout modules hold none.
+  // In order: conv and linear weights and biases; dropout modules hold none, and the
+  // classifier's own batch norm layers, absent from the autoencoder, keep their identity.
   std::vector<torch::Tensor> from;
   for (const auto& item : source->named_parameters()) {
     if (item.key().rfind("encoder.", 0) == 0) from.push_back(item.value());
   }
-  const std::vector<torch::Tensor> to = encoder_->parameters();
-  for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from.at(i));
+  size_t copied = 0;
+  for (const auto& [layer, group] : encoder_layers_) {
+    for (auto& to : layer->parameters()) to.copy_(from.at(copied++));
+  }
 }
 
 void ClassifierImpl::freeze_encoder(bool conv, bool linear) {
@@ -167,10 +171,11 @@ ClassificationScores evaluate_classifier(Classifier& model, const ImageSet& imag
 }
 
 ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
-                                       const ImageSet* test, const LoopConfig& config,
+                                       const ImageSet* test, const ClassifierConfig& config,
                                        const ClassifierHooks& hooks) {
   validate(config);
   const ClassifierSpec& spec = model->spec();
+  validate(config.augmentation, spec.encoder.input_shape);
   check_image_shape(spec.encoder.input_shape, data.images());
   labels_of(data, spec.classes, "the training set");
   if (test != nullptr) {
@@ -189,10 +194,14 @@ ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
   const torch::Tensor& train_labels = *split.train.labels();
   torch::optim::Optimizer& optimizer = engine.optimizer(trainable);
   engine.track(model->random_generator());
+  at::Generator augmentation_random = model->random_generator();  // shares the tracked state
 
   int64_t correct = 0;
   auto train_batch = [&](const torch::Tensor& indices) {
-    const torch::Tensor images = split.train.batch(indices);
+    torch::Tensor images = split.train.batch(indices);
+    if (config.augmentation.enabled()) {
+      images = augment(images, config.augmentation, augmentation_random);
+    }
     const torch::Tensor truth = train_labels.index_select(0, indices);
     optimizer.zero_grad();
     const torch::Tensor log_p = model->forward(images);
@@ -236,7 +245,8 @@ void save_classifier(Classifier& model, const std::string& path) {
   const ClassifierSpec& spec = model->spec();
   write_model_file(*model, "classifier",
                    encode_spec(spec.encoder) + ' ' + std::to_string(spec.classes) + ' ' +
-                       head_name(spec.head) + ' ' + std::to_string(spec.head_hidden),
+                       head_name(spec.head) + ' ' + std::to_string(spec.head_hidden) + ' ' +
+                       std::to_string(static_cast<int>(spec.batch_norm)),
                    path);
 }
 
@@ -247,6 +257,17 @@ Classifier load_classifier(const std::string& path) {
     std::string head;
     in >> spec.classes >> head >> spec.head_hidden;
     if (!in) throw DataFormatError(path + ": corrupt classifier record");
+    // Files written before batch norm end here: they have none.
+    int batch_norm = 0;
+    if (in >> batch_norm) {
+      if (batch_norm != 0 && batch_norm != 1) {
+        throw DataFormatError(path + ": corrupt classifier record (batch norm flag " +
+                              std::to_string(batch_norm) + ")");
+      }
+      spec.batch_norm = batch_norm != 0;
+    } else if (!in.eof()) {
+      throw DataFormatError(path + ": corrupt classifier record");
+    }
     try {
       spec.head = parse_head(head);
     } catch (const InvalidArgument&) {

@@ -80,6 +80,10 @@ void expect_same_weights(const torch::nn::Module& a, const torch::nn::Module& b)
   const auto pb = b.parameters();
   ASSERT_EQ(pa.size(), pb.size());
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
+  const auto ba = a.buffers();  // batch norm's running statistics
+  const auto bb = b.buffers();
+  ASSERT_EQ(ba.size(), bb.size());
+  for (size_t i = 0; i < ba.size(); ++i) EXPECT_TRUE(torch::equal(ba[i], bb[i]));
 }
 
 TEST_F(Checkpoint, InterruptedAndResumedEqualsUninterrupted) {
@@ -138,19 +142,23 @@ TEST_F(Checkpoint, ClassifierAndVaeResumeExactly) {
   loop.batch_size = 32;
   loop.threads = 1;
   loop.seed = 2;
-  udl::ClassifierSpec classifier_spec{dropout_spec(), 3, udl::HeadKind::kTwoLayer, 8};
+  // Batch norm and augmentation: their running statistics and draws are part of the state.
+  udl::ClassifierSpec classifier_spec{dropout_spec(), 3, udl::HeadKind::kTwoLayer, 8, true};
+  udl::ClassifierConfig classifier_config;
+  static_cast<udl::LoopConfig&>(classifier_config) = loop;
+  classifier_config.augmentation = {2, true};
   udl::Classifier whole(classifier_spec, 2);
-  const auto uninterrupted = udl::train_classifier(whole, data, nullptr, loop);
-  loop.checkpoint_path = path("classifier");
-  loop.resume = true;
+  const auto uninterrupted = udl::train_classifier(whole, data, nullptr, classifier_config);
+  classifier_config.checkpoint_path = path("classifier");
+  classifier_config.resume = true;
   udl::ClassifierHooks stop;
   stop.on_epoch = [](const udl::ClassifierEpochRecord& s) {
     if (s.epoch == 1) throw Stop{};
   };
   udl::Classifier first(classifier_spec, 2);
-  EXPECT_THROW(udl::train_classifier(first, data, nullptr, loop, stop), Stop);
+  EXPECT_THROW(udl::train_classifier(first, data, nullptr, classifier_config, stop), Stop);
   udl::Classifier resumed(classifier_spec, 2);
-  const auto result = udl::train_classifier(resumed, data, nullptr, loop);
+  const auto result = udl::train_classifier(resumed, data, nullptr, classifier_config);
   ASSERT_EQ(result.history.size(), uninterrupted.history.size());
   for (size_t i = 0; i < result.history.size(); ++i) {
     EXPECT_EQ(result.history[i].train_loss, uninterrupted.history[i].train_loss);
@@ -161,8 +169,6 @@ TEST_F(Checkpoint, ClassifierAndVaeResumeExactly) {
   udl::VaeSpec vae_spec{udl::conv_autoencoder_spec(4, 2), true};
   udl::VaeConfig vae_config;
   static_cast<udl::LoopConfig&>(vae_config) = loop;
-  vae_config.checkpoint_path = "";
-  vae_config.resume = false;
   udl::Vae vae_whole(vae_spec, 2);
   const auto vae_uninterrupted = udl::train_vae(vae_whole, data, nullptr, vae_config);
   vae_config.checkpoint_path = path("vae");

@@ -42,8 +42,8 @@ udl::ClassifierSpec small_spec(udl::HeadKind head = udl::HeadKind::kLinear, int6
   return spec;
 }
 
-udl::LoopConfig small_config(int64_t epochs) {
-  udl::LoopConfig config;
+udl::ClassifierConfig small_config(int64_t epochs) {
+  udl::ClassifierConfig config;
   config.epochs = epochs;
   config.batch_size = 32;
   config.learning_rate = 3e-3;
@@ -257,7 +257,7 @@ TEST_F(Classifier, LearnsClassesByPositionAndScoresConsistently) {
 TEST_F(Classifier, TrainingIsSeeded) {
   const udl::ImageSet data = banded_blobs(96, 3, 5);
   auto run = [&](uint64_t seed) {
-    udl::LoopConfig config = small_config(2);
+    udl::ClassifierConfig config = small_config(2);
     config.seed = seed;
     udl::Classifier model(small_spec(), seed);
     return udl::train_classifier(model, data, nullptr, config).history;
@@ -277,7 +277,7 @@ TEST_F(Classifier, RejectsMissingAndOutOfRangeLabels) {
   const udl::ImageSet good = banded_blobs(40, 3, 6);
   const udl::ImageSet unlabelled(good.images());
   const udl::ImageSet four_classes = banded_blobs(40, 4, 7);
-  const udl::LoopConfig config = small_config(1);
+  const udl::ClassifierConfig config = small_config(1);
   EXPECT_THROW(udl::train_classifier(model, unlabelled, nullptr, config), udl::InvalidArgument);
   EXPECT_THROW(udl::train_classifier(model, four_classes, nullptr, config), udl::InvalidArgument);
   EXPECT_THROW(udl::train_classifier(model, good, &unlabelled, config), udl::InvalidArgument);
@@ -366,6 +366,97 @@ TEST_F(Classifier, SaveAndLoadRoundTrip) {
     EXPECT_EQ(loaded->spec().encoder.hidden_widths, spec.encoder.hidden_widths);
     EXPECT_TRUE(udl::classify_images(loaded, images).equal(udl::classify_images(model, images)));
     EXPECT_TRUE(udl::image_features(loaded, images).equal(udl::image_features(model, images)));
+  }
+}
+
+TEST_F(Classifier, BatchNormFollowsEveryConvolutionAndSurvivesSaving) {
+  udl::ClassifierSpec spec = small_spec(udl::HeadKind::kTwoLayer);
+  const int64_t without = udl::Classifier(spec, 0)->parameters().size();
+  spec.batch_norm = true;
+  udl::Classifier model(spec, 0);
+  int64_t norms = 0;
+  for (const auto& module : model->modules(false)) {
+    norms += module->as<torch::nn::BatchNorm2dImpl>() != nullptr;
+  }
+  EXPECT_EQ(norms, 3);  // one per convolution
+  EXPECT_EQ(static_cast<int64_t>(model->parameters().size()), without + 2 * norms);
+  udl::train_classifier(model, banded_blobs(64, 3, 2), nullptr, small_config(1));
+
+  const fs::path path = temp_file("batch_norm.udl");
+  udl::save_classifier(model, path.string());
+  udl::Classifier loaded = udl::load_classifier(path.string());
+  EXPECT_TRUE(loaded->spec().batch_norm);
+  const torch::Tensor images = torch::rand({4, 1, 28, 28});
+  // Equal in eval mode only if the trained running statistics came along.
+  EXPECT_TRUE(udl::classify_images(loaded, images).equal(udl::classify_images(model, images)));
+  // A record written before batch norm ends at the head width: none.
+  udl::Classifier plain(small_spec(udl::HeadKind::kTwoLayer), 1);
+  udl::write_model_file(*plain, "classifier",
+                        udl::encode_spec(plain->spec().encoder) + " 3 two_layer 12", path.string());
+  EXPECT_FALSE(udl::load_classifier(path.string())->spec().batch_norm);
+  for (const char* tail : {" 2", " yes"}) {
+    udl::write_model_file(*plain, "classifier",
+                          udl::encode_spec(plain->spec().encoder) + " 3 two_layer 12" + tail,
+                          path.string());
+    EXPECT_THROW(udl::load_classifier(path.string()), udl::DataFormatError) << tail;
+  }
+  fs::remove(path);
+}
+
+TEST_F(Classifier, FineTuningWithBatchNormCopiesTheWeightsAndTrainsTheNorms) {
+  udl::ClassifierSpec spec = small_spec();
+  udl::Autoencoder source(spec.encoder, 7);
+  spec.batch_norm = true;
+  udl::Classifier model(spec, 0);
+  model->load_encoder(source);
+  model->freeze_encoder(/*conv=*/true, /*linear=*/false);
+  torch::NoGradGuard no_grad;
+  model->eval();
+  source->eval();
+  // Fresh norms are the identity but for their epsilon: the codes are the autoencoder's.
+  udl::Classifier linear_head(spec, 1);
+  linear_head->load_encoder(source);
+  linear_head->eval();
+  const torch::Tensor images = torch::rand({3, 1, 28, 28});
+  EXPECT_TRUE(torch::allclose(linear_head->features(images), source->encode(images), 1e-4, 1e-4));
+
+  const auto before = parameter_copies(*model);
+  {
+    torch::AutoGradMode grad(true);
+    udl::train_classifier(model, banded_blobs(64, 3, 2), nullptr, small_config(2));
+  }
+  for (const auto& item : model->named_parameters()) {  // the norms count as not conv
+    const bool conv = part_of(model, item.key()) == Part::kConv;
+    EXPECT_EQ(changed(before.at(item.key()), item.value()), !conv) << item.key();
+  }
+}
+
+TEST_F(Classifier, AugmentationChangesTheTrainingBatchesOnly) {
+  const udl::ImageSet data = banded_blobs(96, 3, 5);
+  udl::ClassifierConfig config = small_config(1);
+  auto run = [&](const udl::AugmentationConfig& augmentation) {
+    config.augmentation = augmentation;
+    udl::Classifier model(small_spec(), 3);
+    const auto history = udl::train_classifier(model, data, nullptr, config).history;
+    return std::make_pair(history[0], model);
+  };
+  const auto [plain, plain_model] = run({});
+  const auto [shifted, shifted_model] = run({3, true});
+  EXPECT_NE(plain.train_loss, shifted.train_loss);
+  EXPECT_EQ(run({3, true}).first.train_loss, shifted.train_loss);  // seeded
+  // The validation images are seen as they are: scoring them again gives the recorded loss.
+  const udl::ImageSet validation =
+      udl::split_train_validation(data, config.val_fraction, config.seed).validation;
+  udl::Classifier trained = shifted_model;
+  EXPECT_NEAR(udl::evaluate_classifier(trained, validation).loss, shifted.val_loss, 1e-6);
+
+  udl::ClassifierConfig too_far = small_config(1);
+  too_far.augmentation.max_shift = 28;
+  udl::Classifier model(small_spec(), 0);
+  const auto before = parameter_copies(*model);
+  EXPECT_THROW(udl::train_classifier(model, data, nullptr, too_far), udl::InvalidArgument);
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_TRUE(item.value().equal(before.at(item.key()))) << item.key();
   }
 }
 

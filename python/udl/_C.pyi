@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections.abc
 import numpy
 import typing
-__all__: list[str] = ['Autoencoder', 'AutoencoderSpec', 'ClassificationScores', 'Classifier', 'ClassifierEpochRecord', 'ClassifierSpec', 'ClassifierTrainResult', 'ConvLayerSpec', 'CorruptionConfig', 'CrossValidationResult', 'DataFormatError', 'DenoisingScores', 'EpochRecord', 'Gan', 'GanConfig', 'GanEpochRecord', 'GanSpec', 'GanTrainResult', 'InvalidArchitecture', 'InvalidArgument', 'LoopConfig', 'MODEL_FORMAT_VERSION', 'TrainConfig', 'TrainResult', 'Vae', 'VaeConfig', 'VaeEpochRecord', 'VaeLoss', 'VaeSpec', 'VaeTrainResult', 'corrupt', 'cross_validate', 'evaluate_classifier', 'frechet_distance', 'inception_score', 'make_folds', 'model_kind', 'read_idx', 'read_idx_images_and_labels', 'resolve_device', 'train_autoencoder', 'train_classifier', 'train_gan', 'train_vae', 'validate_images']
+__all__: list[str] = ['Autoencoder', 'AutoencoderSpec', 'ClassificationScores', 'Classifier', 'ClassifierConfig', 'ClassifierEpochRecord', 'ClassifierSpec', 'ClassifierTrainResult', 'ConvLayerSpec', 'CorruptionConfig', 'CrossValidationResult', 'DataFormatError', 'DenoisingScores', 'EpochRecord', 'Gan', 'GanConfig', 'GanEpochRecord', 'GanSpec', 'GanTrainResult', 'InvalidArchitecture', 'InvalidArgument', 'LoopConfig', 'MODEL_FORMAT_VERSION', 'TrainConfig', 'TrainResult', 'Vae', 'VaeConfig', 'VaeEpochRecord', 'VaeLoss', 'VaeSpec', 'VaeTrainResult', 'corrupt', 'cross_validate', 'evaluate_classifier', 'frechet_distance', 'inception_score', 'make_folds', 'model_kind', 'read_idx', 'read_idx_images_and_labels', 'resolve_device', 'train_autoencoder', 'train_classifier', 'train_gan', 'train_vae', 'validate_images']
 class InvalidArchitecture(ValueError):
     pass
 class DataFormatError(ValueError):
@@ -337,7 +337,10 @@ class CrossValidationResult:
     def std_val_mse(self) -> float:
         ...
 class ClassifierSpec:
-    def __init__(self, encoder: AutoencoderSpec, classes: typing.SupportsInt | typing.SupportsIndex = 10, head: str = 'linear', head_hidden: typing.SupportsInt | typing.SupportsIndex = 64) -> None:
+    def __init__(self, encoder: AutoencoderSpec, classes: typing.SupportsInt | typing.SupportsIndex = 10, head: str = 'linear', head_hidden: typing.SupportsInt | typing.SupportsIndex = 64, batch_norm: bool = False) -> None:
+        ...
+    @property
+    def batch_norm(self) -> bool:
         ...
     @property
     def classes(self) -> int:
@@ -350,6 +353,18 @@ class ClassifierSpec:
         ...
     @property
     def head_hidden(self) -> int:
+        ...
+class ClassifierConfig(LoopConfig):
+    horizontal_flip: bool
+    def __init__(self) -> None:
+        ...
+    def validate(self) -> None:
+        ...
+    @property
+    def max_shift(self) -> int:
+        ...
+    @max_shift.setter
+    def max_shift(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
         ...
 class Classifier:
     @staticmethod
@@ -730,7 +745,7 @@ def resolve_device(name: str) -> str:
     ...
 def train_autoencoder(model: Autoencoder, images: numpy.ndarray, test_images: numpy.ndarray | None, config: TrainConfig, on_epoch: collections.abc.Callable | None = None) -> TrainResult:
     ...
-def train_classifier(model: Classifier, images: numpy.ndarray, labels: numpy.ndarray, test_images: numpy.ndarray | None, test_labels: numpy.ndarray | None, config: LoopConfig, on_epoch: collections.abc.Callable | None = None) -> ClassifierTrainResult:
+def train_classifier(model: Classifier, images: numpy.ndarray, labels: numpy.ndarray, test_images: numpy.ndarray | None, test_labels: numpy.ndarray | None, config: ClassifierConfig, on_epoch: collections.abc.Callable | None = None) -> ClassifierTrainResult:
     ...
 def train_gan(model: Gan, images: numpy.ndarray, config: GanConfig, on_epoch: collections.abc.Callable | None = None) -> GanTrainResult:
     ...

@@ -14,7 +14,7 @@ import numpy as np
 
 from udl import _native, datasets
 from udl._arrays import ArrayLike, existing_file, images_for, like
-from udl._checks import integer, number
+from udl._checks import flag, integer, number
 from udl._checks import seed as check_seed
 from udl._held_model import HeldModel
 from udl._native_config import fill_loop_config, loop_setting, shows_loop_settings
@@ -57,12 +57,16 @@ class ClassifierSpec:
         classes: number of classes, >= 2.
         head: one of HEADS.
         head_hidden: width of the two-layer head.
+        batch_norm: BatchNorm after every encoder convolution. An autoencoder has none, so
+            fine-tuning starts them as the identity, and they train even with the
+            convolutions frozen.
     """
 
     encoder: AutoencoderSpec
     classes: int = 10
     head: str = "linear"
     head_hidden: int = 64
+    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.encoder, AutoencoderSpec):
@@ -73,11 +77,12 @@ class ClassifierSpec:
             raise ValueError(f"unknown head {self.head!r} (expected one of {', '.join(HEADS)})")
         object.__setattr__(self, "classes", integer(self.classes, "classes"))
         object.__setattr__(self, "head_hidden", integer(self.head_hidden, "head_hidden"))
+        object.__setattr__(self, "batch_norm", flag(self.batch_norm, "batch_norm"))
         self._native()  # validates
 
     def _native(self) -> Any:
         return _native._C.ClassifierSpec(
-            self.encoder._native(), self.classes, self.head, self.head_hidden
+            self.encoder._native(), self.classes, self.head, self.head_hidden, self.batch_norm
         )
 
 
@@ -159,6 +164,7 @@ class Classifier(HeldModel):
                 spec.classes,
                 spec.head,
                 spec.head_hidden,
+                spec.batch_norm,
             ),
             _held=native,
         )
@@ -168,7 +174,8 @@ class Classifier(HeldModel):
 
     def __repr__(self) -> str:
         return (
-            f"Classifier({self.spec.encoder.describe()} -> {self.spec.head} head -> "
+            f"Classifier({self.spec.encoder.describe()}"
+            f"{' with batch norm' if self.spec.batch_norm else ''} -> {self.spec.head} head -> "
             f"{self.spec.classes} classes, {self.trainable_parameter_count}/"
             f"{self.parameter_count} parameters trainable)"
         )
@@ -219,6 +226,9 @@ def train_classifier(
     latent_dim: int = 10,
     head: str = "linear",
     head_hidden: int = 64,
+    batch_norm: bool = False,
+    max_shift: int = 0,
+    horizontal_flip: bool = False,
     test: DataLike | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
     **options: Unpack[LoopOptions],
@@ -234,6 +244,11 @@ def train_classifier(
         latent_dim: the CAE's latent width, unless `spec` is given.
         head: one of HEADS.
         head_hidden: width of the two-layer head.
+        batch_norm: BatchNorm after every convolution of the encoder.
+        max_shift: augmentation: every training image moves by a whole number of pixels
+            drawn uniformly in ±max_shift on each axis, afresh each batch (0: none).
+        horizontal_flip: augmentation: every training image is mirrored left-right with
+            probability 1/2 (for classes a mirror keeps: clothes, not digits).
         test: a labelled set to score (default: the Dataset's test set).
         callback: called after every epoch with its ClassifierEpochRecord.
 
@@ -247,9 +262,12 @@ def train_classifier(
     train_set, test_set, names = _labelled_data(data, test)
     if spec is None:
         spec = AutoencoderSpec.conv_autoencoder(nf, latent_dim, train_set.image_shape)
-    classifier_spec = ClassifierSpec(spec, len(names), head, head_hidden)
+    classifier_spec = ClassifierSpec(spec, len(names), head, head_hidden, batch_norm)
     model = Classifier(classifier_spec, seed=check_seed(loop_setting(options, "seed")))
-    return _train(model, train_set, test_set, names, options, callback, "train_classifier")
+    augmentation = _augmentation(max_shift, horizontal_flip)
+    return _train(
+        model, train_set, test_set, names, options, augmentation, callback, "train_classifier"
+    )
 
 
 @shows_loop_settings()
@@ -262,6 +280,9 @@ def finetune_classifier(
     freeze_conv: bool = True,
     freeze_linear: bool = False,
     dropout: float | None = None,
+    batch_norm: bool = False,
+    max_shift: int = 0,
+    horizontal_flip: bool = False,
     test: DataLike | None = None,
     callback: Callable[[ClassifierEpochRecord], None] | None = None,
     **options: Unpack[LoopOptions],
@@ -287,11 +308,24 @@ def finetune_classifier(
     encoder = autoencoder.spec
     if dropout is not None:
         encoder = dataclasses.replace(encoder, dropout=number(dropout, "dropout"))
-    classifier_spec = ClassifierSpec(encoder, len(names), head, head_hidden)
+    classifier_spec = ClassifierSpec(encoder, len(names), head, head_hidden, batch_norm)
     model = Classifier(classifier_spec, seed=check_seed(loop_setting(options, "seed")))
+    augmentation = _augmentation(max_shift, horizontal_flip)
     model._model.load_encoder(autoencoder._model)
-    model._model.freeze_encoder(bool(freeze_conv), bool(freeze_linear))
-    return _train(model, train_set, test_set, names, options, callback, "finetune_classifier")
+    model._model.freeze_encoder(
+        flag(freeze_conv, "freeze_conv"), flag(freeze_linear, "freeze_linear")
+    )
+    return _train(
+        model, train_set, test_set, names, options, augmentation, callback, "finetune_classifier"
+    )
+
+
+def _augmentation(max_shift: Any, horizontal_flip: Any) -> dict[str, Any]:
+    """The augmentation arguments, type-checked (the core checks their range)."""
+    return {
+        "max_shift": integer(max_shift, "max_shift"),
+        "horizontal_flip": flag(horizontal_flip, "horizontal_flip"),
+    }
 
 
 def _train(
@@ -300,11 +334,14 @@ def _train(
     test_set: datasets.ImageSet | None,
     names: tuple[str, ...],
     options: Mapping[str, Any],
+    augmentation: Mapping[str, Any],
     callback: Callable[[ClassifierEpochRecord], None] | None,
     function: str,
 ) -> ClassifierResult:
-    config = fill_loop_config(_native._C.LoopConfig(), options, function)
+    config = fill_loop_config(_native._C.ClassifierConfig(), options, function)
     config.validate()
+    for name, value in augmentation.items():
+        setattr(config, name, value)
     native = _native._C.train_classifier(
         model._model,
         train_set.images,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "udl/augmentation.h"
 #include "udl/autoencoder.h"
 #include "udl/choices.h"
 #include "udl/figures.h"
@@ -34,6 +35,9 @@ struct ClassifierSpec {
   int64_t classes = 10;
   HeadKind head = HeadKind::kLinear;
   int64_t head_hidden = 64;  // width of the two-layer head
+  // BatchNorm after every encoder convolution. Fine-tuning copies an autoencoder's
+  // convolutions, which have none: these layers start as the identity and always train.
+  bool batch_norm = false;
 };
 
 // Throws InvalidArgument / InvalidArchitecture for a bad encoder, classes < 2, a width <= 0,
@@ -93,11 +97,17 @@ struct ClassifierTrainResult : TrainingRun<ClassifierEpochRecord> {
   std::optional<ClassificationScores> test;
 };
 
+struct ClassifierConfig : LoopConfig {
+  // Applied to the training batches only; validation and test images are seen as they are.
+  AugmentationConfig augmentation;
+};
+
 // Trains the parameters that are not frozen (the loop's early stopping watches the
 // validation loss). `data` and `test` need labels in 0..classes-1 (InvalidArgument).
-// Throws InvalidArgument if every parameter is frozen.
+// Throws InvalidArgument if every parameter is frozen, or for an augmentation that does not
+// fit the images.
 ClassifierTrainResult train_classifier(Classifier& model, const ImageSet& data,
-                                       const ImageSet* test, const LoopConfig& config,
+                                       const ImageSet* test, const ClassifierConfig& config,
                                        const ClassifierHooks& hooks = {});
 
 // Scores on a labelled set, in batches, in eval mode.
