@@ -97,6 +97,18 @@ def test_the_comparisons_file_has_every_comparison_with_its_verdict(
     assert "0.0135" in table and "98.37%" in table  # the report's numbers beside udl's
 
 
+def test_udls_best_rows_state_the_recipe_their_stage_ran(smoke_reproduction: Path) -> None:
+    with open(smoke_reproduction / COMPARISONS_FILE, newline="") as file:
+        rows = {(r["report"], r["experiment"]): r for r in csv.DictReader(file)}
+    scratch = rows[("000", "classifier from scratch")]["best_setting"]
+    assert scratch == _stage(smoke_reproduction, "000", "best")["params"]["from scratch"]
+    # Clothes are mirrored; digits only shifted.
+    assert "batch norm" in scratch and "left-right flips" in scratch
+    digits = rows[("003", "the encoder as the classifier")]["best_setting"]
+    assert "shifts up to 2 pixels" in digits and "flips" not in digits
+    assert all(r["best_setting"] for r in rows.values() if r["udl_best"] != "")
+
+
 def test_a_comparison_holds_only_when_udl_reaches_the_bar() -> None:
     lower = plan.Comparison("002", "x", "test MSE", 0.0166, ("cae", "test_mse"), "")
     higher = plan.Comparison("000", "x", "accuracy", 0.87, ("c", "a"), "", higher_is_better=True)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from udl.app.plan import COMPARISONS, REPORTS, SETTINGS_FILE, stage_file
+from udl.app.plan import COMPARISONS, REPORTS, SETTINGS_FILE, Comparison, stage_file
 from udl.app.runs import RunFolder
 
 __all__ = ["COMPARISONS_FILE", "comparison_rows", "write_report"]
@@ -88,10 +88,18 @@ def comparison_rows(stages: Stages) -> list[dict[str, Any]]:
                 "best_reached": comparison.holds(best, comparison.best_target)
                 if comparison.best_target is not None
                 else None,
-                "best_setting": comparison.best_setting,
+                "best_setting": _best_setting(stages, comparison),
             }
         )
     return rows
+
+
+def _best_setting(stages: Stages, comparison: Comparison) -> str:
+    """The recipe udl's best ran, as its stage recorded it ("" before it ran)."""
+    if comparison.best is None:
+        return ""
+    params = stages.get(comparison.report, {}).get(comparison.best[0], {}).get("params", {})
+    return str(params.get(comparison.best_recipe, ""))
 
 
 def _value(stages: Stages, report: str, where: tuple[str, str]) -> float | None:

@@ -19,8 +19,6 @@ from udl.app.runs import RunFolder
 
 #: Test images shown in reconstruction figures.
 SHOWN_IMAGES = 8
-#: udl's best classifiers (reports 000 and 003) widen the encoder to this first nf.
-BEST_CLASSIFIER_NF = 32
 
 
 @dataclass
@@ -145,6 +143,40 @@ def sized(data: datasets.Dataset, budget: Budget, subset: int | None, seed: int)
 
 #: udl's one-cycle runs: the schedule decides where training ends, so no early stopping.
 ONE_CYCLE: dict[str, Any] = {"lr_schedule": "onecycle", "early_stopping": False}
+
+#: udl's best classifiers from scratch (reports 000 and 003): the encoder widened to a first
+#: nf of 32, batch norm after its convolutions, one-cycle to 3e-3.
+BEST_CLASSIFIER: dict[str, Any] = {"nf": 32, "batch_norm": True, "lr": 3e-3}
+#: Their augmentation per dataset: clothes shift by a pixel and mirror; digits shift by two
+#: and never mirror (a mirrored 2 or 7 is no digit). Measured on Fashion-MNIST, 10 epochs
+#: without augmentation give 91.5% and 20 with it 93.2%; on MNIST, 10 epochs with shifts
+#: give 99.4%.
+BEST_AUGMENTATION: dict[str, dict[str, Any]] = {
+    "fashion-mnist": {"max_shift": 1, "horizontal_flip": True},
+    "mnist": {"max_shift": 2, "horizontal_flip": False},
+}
+
+
+def recipe_text(settings: dict[str, Any], epochs: int) -> str:
+    """A recipe as the page states it: 'nf 32, batch norm, shifts up to 1 pixel, left-right
+    flips, one-cycle to 0.003, 20 epochs'."""
+    parts = [f"nf {settings['nf']}"] if "nf" in settings else []
+    if settings.get("latent_dim"):
+        parts.append(f"latent {settings['latent_dim']}")
+    if settings.get("head") == "two_layer":
+        parts.append(f"two-layer head of {settings['head_hidden']}")
+    elif settings.get("head") == "linear":
+        parts.append("linear head")
+    if settings.get("batch_norm"):
+        parts.append("batch norm")
+    if settings.get("max_shift"):
+        parts.append(
+            f"shifts up to {settings['max_shift']} pixel" + "s" * (settings["max_shift"] > 1)
+        )
+    if settings.get("horizontal_flip"):
+        parts.append("left-right flips")
+    parts.append(f"one-cycle to {settings['lr']:g}, {epochs} epochs")
+    return ", ".join(parts)
 
 
 #: How each GAN trains beyond what its report gives. The fully connected GANs of reports 000

@@ -11,13 +11,15 @@ from typing import Any
 
 from udl import figures, latent
 from udl.app.stages.context import (
-    BEST_CLASSIFIER_NF,
+    BEST_AUGMENTATION,
+    BEST_CLASSIFIER,
     ONE_CYCLE,
     SHOWN_IMAGES,
     Context,
     gan_outcome,
     merge,
     projection_figures,
+    recipe_text,
 )
 from udl.autoencoders import AutoencoderSpec
 from udl.classifiers import train_classifier
@@ -180,14 +182,10 @@ def _classifier(c: Context) -> dict[str, Any]:
         )
     result.model.save(c.model_path("classifier"))
     best_epochs = c.budget.best_epochs
+    recipe = {**BEST_CLASSIFIER, **BEST_AUGMENTATION[c.dataset], "latent_dim": 10, "head": "none"}
     with c.epochs("best encoder as classifier", best_epochs) as bar:
         best = train_classifier(
-            c.data,
-            nf=BEST_CLASSIFIER_NF,
-            latent_dim=10,
-            head="none",
-            callback=bar.epoch,
-            **c.loop(epochs=best_epochs, lr=3e-3, **ONE_CYCLE),
+            c.data, callback=bar.epoch, **recipe, **c.loop(epochs=best_epochs, **ONE_CYCLE)
         )
     best.model.save(c.model_path("best-classifier"))
     return {
@@ -202,7 +200,7 @@ def _classifier(c: Context) -> dict[str, Any]:
             "head": "none",
             "epochs": epochs,
             **REPORT003_TRAINING,
-            "udl's best": f"nf {BEST_CLASSIFIER_NF}, one-cycle to 3e-3, {best_epochs} epochs",
+            "udl's best": recipe_text(recipe, best_epochs),
         },
         "figures": [
             c.figure(
