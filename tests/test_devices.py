@@ -94,6 +94,19 @@ def test_classifier_and_finetune_train_on_the_device(
     cae = udl.train_cae(images, nf=4, latent_dim=8, epochs=1, **SMALL)  # on the CPU
     tuned = udl.finetune_classifier(cae.model, labelled, epochs=1, device=device, **SMALL)
     assert tuned.model.device == _cuda_name(device)
+    # Batch norm and augmentation draw and run where the model trains.
+    augmented = udl.finetune_classifier(
+        cae.model,
+        labelled,
+        batch_norm=True,
+        max_shift=2,
+        horizontal_flip=True,
+        epochs=1,
+        device=device,
+        **SMALL,
+    )
+    assert augmented.model.device == _cuda_name(device)
+    assert np.isfinite(augmented.history[0].train_loss)
 
 
 @on_every_device

@@ -175,7 +175,7 @@ def recipe_text(settings: dict[str, Any], epochs: int) -> str:
         )
     if settings.get("horizontal_flip"):
         parts.append("left-right flips")
-    parts.append(f"one-cycle to {settings['lr']:g}, {epochs} epochs")
+    parts.append(f"one-cycle to {settings['lr']:g}, {epochs} epoch" + "s" * (epochs != 1))
     return ", ".join(parts)
 
 

@@ -259,6 +259,14 @@ BEST_CAE_LR = 1e-2
 #: augmentation, one-cycle to 1e-2. Its frozen features top out near 90%: 20 epochs give
 #: 89.6%, 40 give 90.0% (a two-layer head, dropout, or another rate do no better).
 BEST_FINETUNE: dict[str, Any] = {"head": "linear", "batch_norm": True, "lr": 1e-2}
+#: udl's classifier from scratch: the best classifier's encoder, a 64-d latent layer and a
+#: two-layer head of 128.
+BEST_SCRATCH: dict[str, Any] = {
+    **BEST_CLASSIFIER,
+    "latent_dim": 64,
+    "head": "two_layer",
+    "head_hidden": 128,
+}
 
 
 def _best(c: Context) -> dict[str, Any]:
@@ -283,13 +291,7 @@ def _best(c: Context) -> dict[str, Any]:
             **c.loop(epochs=finetune_epochs, **ONE_CYCLE),
         )
     scratch_epochs = c.budget.augmented_epochs
-    scratch_recipe = {
-        **BEST_CLASSIFIER,
-        **BEST_AUGMENTATION[c.dataset],
-        "latent_dim": 64,
-        "head": "two_layer",
-        "head_hidden": 128,
-    }
+    scratch_recipe = {**BEST_SCRATCH, **BEST_AUGMENTATION[c.dataset]}
     with c.epochs("best from scratch", scratch_epochs) as bar:
         scratch = train_classifier(
             c.data,
