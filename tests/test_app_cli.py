@@ -137,44 +137,33 @@ def test_bad_value_exits_2_and_names_it(
 
 
 @pytest.mark.parametrize(
-    ("flags", "message"),
+    ("model", "flags", "message"),
     [
-        (["--generator-average", "1.5"], "generator_average must be in [0, 1)"),
-        (["--discriminator-lr", "0"], "discriminator_lr must be > 0"),
+        ("gan", ["--generator-average", "1.5"], "generator_average must be in [0, 1)"),
+        ("gan", ["--discriminator-lr", "0"], "discriminator_lr must be > 0"),
         (
+            "gan",
             ["--dcgan-width", "32"],
             "dcgan_width and discriminator_batch_norm apply to the DCGAN only",
         ),
-        (["--architecture", "dcgan", "--dcgan-width", "0"], "dcgan_width must be > 0"),
+        ("gan", ["--architecture", "dcgan", "--dcgan-width", "0"], "dcgan_width must be > 0"),
+        (
+            "classifier",
+            ["--max-shift", "28"],
+            "max_shift 28 would move whole images out of their 28x28 frame",
+        ),
+        ("classifier", ["--max-shift", "-1"], "max_shift must be >= 0"),
     ],
 )
-def test_a_bad_gan_setting_exits_2_and_names_it(
+def test_a_bad_model_setting_exits_2_and_names_it(
+    model: str,
     flags: list[str],
     message: str,
     small_fashion: list,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert cli.main(["train", "gan", *flags, "--out", str(tmp_path / "r")]) == 2
-    assert f"udl: error: {message}" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--max-shift", "28"], "max_shift 28 would move whole images out of their 28x28 frame"),
-        (["--max-shift", "-1"], "max_shift must be >= 0"),
-    ],
-)
-def test_a_bad_augmentation_exits_2_and_names_it(
-    flags: list[str],
-    message: str,
-    small_fashion: list,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert cli.main(["train", "classifier", *flags, "--out", str(tmp_path / "r")]) == 2
+    assert cli.main(["train", model, *flags, "--out", str(tmp_path / "r")]) == 2
     assert f"udl: error: {message}" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
