@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--cae-nf", type=int, help="the CAE's first channels (then x2, x4)")
     parser.add_argument("--cae-hidden", type=int, help="the CAE's hidden width")
     parser.add_argument("--last-padding", type=int, help="padding of the CAE's last convolution")
+    parser.add_argument("--cae-lr", type=float, default=BEST_CAE_LR, help="the CAE's peak rate")
     parser.add_argument("--nf", type=int, help="a classifier from scratch's first channels")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--head", choices=("linear", "two_layer"))
@@ -88,19 +89,22 @@ def main() -> None:
     parser.add_argument("--max-shift", type=int)
     parser.add_argument("--horizontal-flip", action=argparse.BooleanOptionalAction)
     parser.add_argument("--batch-norm", action=argparse.BooleanOptionalAction)
+    parser.add_argument("--batch-size", type=int, help="every training's (default: udl's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     loop = {**ONE_CYCLE, "threads": args.threads, "seed": args.seed}
+    if args.batch_size is not None:
+        loop["batch_size"] = args.batch_size
     started = time.perf_counter()
 
     if args.recipe in ("cae", "finetune"):
         fashion = udl.datasets.load("fashion-mnist")
         spec = _cae_spec(args)
         cae_epochs = args.epochs if args.recipe == "cae" and args.epochs else args.cae_epochs
-        print(f"CAE: {spec.describe()}, one-cycle to {BEST_CAE_LR:g}, {cae_epochs} epochs")
+        print(f"CAE: {spec.describe()}, one-cycle to {args.cae_lr:g}, {cae_epochs} epochs")
         cae = udl.train_autoencoder(
-            spec, fashion, epochs=cae_epochs, lr=BEST_CAE_LR, callback=_progress, **loop
+            spec, fashion, epochs=cae_epochs, lr=args.cae_lr, callback=_progress, **loop
         )
         print(f"CAE: test MSE {cae.test_mse:.5f} in {cae.seconds:.0f} s")
         if args.recipe == "cae":
