@@ -23,7 +23,7 @@ from typing import Any
 import udl
 from udl.app.plan import BUDGETS
 from udl.app.stages.context import BEST_AUGMENTATION, ONE_CYCLE, recipe_text
-from udl.app.stages.report000 import BEST_CAE, BEST_CAE_LR, BEST_FINETUNE, BEST_SCRATCH
+from udl.app.stages.report000 import BEST_CAE, BEST_CAE_TRAINING, BEST_FINETUNE, BEST_SCRATCH
 from udl.app.stages.report003 import BEST_ENCODER_CLASSIFIER
 from udl.autoencoders import AutoencoderSpec, ConvLayer
 
@@ -57,7 +57,15 @@ def _classifier_recipe(
 ) -> dict[str, Any]:
     """`base` with the dataset's augmentation, and the flags among `names` that were given."""
     recipe = {**base, **BEST_AUGMENTATION[dataset]}
-    common = ("lr", "head", "head_hidden", "max_shift", "horizontal_flip", "batch_norm")
+    common = (
+        "lr",
+        "batch_size",
+        "head",
+        "head_hidden",
+        "max_shift",
+        "horizontal_flip",
+        "batch_norm",
+    )
     for name in (*common, *names):
         if getattr(args, name) is not None:
             recipe[name] = getattr(args, name)
@@ -80,7 +88,8 @@ def main() -> None:
     parser.add_argument("--cae-nf", type=int, help="the CAE's first channels (then x2, x4)")
     parser.add_argument("--cae-hidden", type=int, help="the CAE's hidden width")
     parser.add_argument("--last-padding", type=int, help="padding of the CAE's last convolution")
-    parser.add_argument("--cae-lr", type=float, default=BEST_CAE_LR, help="the CAE's peak rate")
+    parser.add_argument("--cae-lr", type=float, help="the CAE's peak rate")
+    parser.add_argument("--cae-batch-size", type=int, help="the CAE's batch size")
     parser.add_argument("--nf", type=int, help="a classifier from scratch's first channels")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--head", choices=("linear", "two_layer"))
@@ -89,22 +98,24 @@ def main() -> None:
     parser.add_argument("--max-shift", type=int)
     parser.add_argument("--horizontal-flip", action=argparse.BooleanOptionalAction)
     parser.add_argument("--batch-norm", action=argparse.BooleanOptionalAction)
-    parser.add_argument("--batch-size", type=int, help="every training's (default: udl's)")
+    parser.add_argument("--batch-size", type=int, help="a classifier's batch size")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     loop = {**ONE_CYCLE, "threads": args.threads, "seed": args.seed}
-    if args.batch_size is not None:
-        loop["batch_size"] = args.batch_size
     started = time.perf_counter()
 
     if args.recipe in ("cae", "finetune"):
         fashion = udl.datasets.load("fashion-mnist")
         spec = _cae_spec(args)
         cae_epochs = args.epochs if args.recipe == "cae" and args.epochs else args.cae_epochs
-        print(f"CAE: {spec.describe()}, one-cycle to {args.cae_lr:g}, {cae_epochs} epochs")
+        training = {**BEST_CAE_TRAINING}
+        for name in ("lr", "batch_size"):
+            if getattr(args, f"cae_{name}") is not None:
+                training[name] = getattr(args, f"cae_{name}")
+        print(f"CAE: {spec.describe()}, {recipe_text(training, cae_epochs)}")
         cae = udl.train_autoencoder(
-            spec, fashion, epochs=cae_epochs, lr=args.cae_lr, callback=_progress, **loop
+            spec, fashion, epochs=cae_epochs, callback=_progress, **training, **loop
         )
         print(f"CAE: test MSE {cae.test_mse:.5f} in {cae.seconds:.0f} s")
         if args.recipe == "cae":

@@ -175,7 +175,10 @@ def recipe_text(settings: dict[str, Any], epochs: int) -> str:
         )
     if settings.get("horizontal_flip"):
         parts.append("left-right flips")
-    parts.append(f"one-cycle to {settings['lr']:g}, {epochs} epoch" + "s" * (epochs != 1))
+    parts.append(f"one-cycle to {settings['lr']:g}")
+    if "batch_size" in settings:
+        parts.append(f"batches of {settings['batch_size']}")
+    parts.append(f"{epochs} epoch" + "s" * (epochs != 1))
     return ", ".join(parts)
 
 
