@@ -22,7 +22,7 @@ _spec.loader.exec_module(soak)
 # The full soak's budget is 100 MB over the 190 trials after its warm-up: 0.53 MB a trial.
 # Here 15 trials follow the same warm-up, so their share is 7.9 MB. Measured here: 0 to
 # 0.8 MB (the allocator's high-water mark is reached in the warm-up, which starts each of
-# its rounds with the largest CAE; benchmarks/soak.py says why). A leak of 0.53 MB a trial
+# its rounds with the largest CAE; benchmarks/soak.py says why). Growth of 0.53 MB a trial
 # or more fails it, as the full soak's bound would.
 BOUND_MB = 15 * 100 / 190
 #: The leak test_the_soak_sees_a_leak adds: 2 MB a trial, 30 MB over the measured trials,
