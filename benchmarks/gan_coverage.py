@@ -51,6 +51,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="default: the reproduction's")
     parser.add_argument("--lr", type=float, help="default: the reproduction's, else train_gan's")
     parser.add_argument("--gradient-penalty", type=float, help="default: the reproduction's")
+    parser.add_argument(
+        "--lr-schedule",
+        choices=["constant", "cosine", "onecycle"],
+        help="default: the reproduction's",
+    )
     parser.add_argument("--discriminator-lr", type=float, help="default: the reproduction's")
     parser.add_argument("--generator-average", type=float, help="default: the reproduction's")
     parser.add_argument("--gradient-penalty-interval", type=int, help="default: the reproduction's")
@@ -74,6 +79,7 @@ def main() -> None:
     overridable = (
         "batch_size",
         "lr",
+        "lr_schedule",
         "gradient_penalty",
         "gradient_penalty_interval",
         "discriminator_lr",
