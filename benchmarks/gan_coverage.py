@@ -68,6 +68,11 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=seed_list, default=[0], help="comma-separated; one GAN per seed"
     )
+    parser.add_argument(
+        "--minibatch-stddev",
+        action=argparse.BooleanOptionalAction,
+        help="default: the reproduction's",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="default: torch's")
     parser.add_argument("--feature-epochs", type=int, default=5)
@@ -86,6 +91,7 @@ def main() -> None:
         "generator_average",
         "dcgan_width",
         "discriminator_batch_norm",
+        "minibatch_stddev",
     )
     for name in overridable:
         if getattr(args, name) is not None:

@@ -305,6 +305,7 @@ def test_dcgan_needs_sizes_divisible_by_4() -> None:
         ({"dcgan_width": 32}, ValueError, "apply to the DCGAN only"),
         ({"discriminator_batch_norm": False}, ValueError, "apply to the DCGAN only"),
         ({"discriminator_batch_norm": "no"}, TypeError, "discriminator_batch_norm must be True"),
+        ({"minibatch_stddev": 1}, TypeError, "minibatch_stddev must be True"),
     ],
 )
 def test_bad_parameters(
@@ -331,6 +332,28 @@ def test_narrow_dcgan_without_discriminator_batch_norm(images: np.ndarray, tmp_p
     loaded = Gan.load(tmp_path / "narrow.udl")
     assert (loaded.dcgan_width, loaded.discriminator_batch_norm) == (8, False)
     np.testing.assert_array_equal(loaded.generate(4, seed=3), narrow.generate(4, seed=3))
+
+
+def test_minibatch_stddev_trains_saves_and_loads(images: np.ndarray, tmp_path: Path) -> None:
+    settings = dict(epochs=1, batch_size=32, threads=1, seed=0, gradient_penalty=10.0)
+    spread = train_gan(images[:64], minibatch_stddev=True, **settings).model
+    plain = train_gan(images[:64], **settings).model
+    assert spread.minibatch_stddev and not plain.minibatch_stddev
+    assert spread.parameter_count["discriminator"] == plain.parameter_count["discriminator"] + 1
+    assert "minibatch stddev" in repr(spread) and "minibatch stddev" not in repr(plain)
+    # The spread changes what the discriminator teaches, so the generators part ways.
+    assert not np.array_equal(spread.generate(4, seed=1), plain.generate(4, seed=1))
+    # A discriminator that sees the batch scores an image by its company.
+    alone = spread.real_probability(images[:2])
+    together = spread.real_probability(images[:6])[:2]
+    assert not np.allclose(alone, together)
+    spread.save(tmp_path / "spread.udl")
+    loaded = Gan.load(tmp_path / "spread.udl")
+    assert loaded.minibatch_stddev
+    np.testing.assert_array_equal(loaded.generate(4, seed=3), spread.generate(4, seed=3))
+    np.testing.assert_array_equal(
+        loaded.real_probability(images[:6]), spread.real_probability(images[:6])
+    )
 
 
 def test_images_of_another_shape_for_a_model() -> None:

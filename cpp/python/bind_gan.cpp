@@ -8,22 +8,28 @@ namespace udl_python {
 void bind_gan(py::module_& m) {
   py::class_<udl::GanSpec>(m, "GanSpec")
       .def(py::init([](const std::string& architecture, std::vector<int64_t> image_shape,
-                       int64_t noise_dim, int64_t dcgan_width, bool discriminator_batch_norm) {
-             udl::GanSpec spec{udl::parse_gan_architecture(architecture), std::move(image_shape),
-                               noise_dim, dcgan_width, discriminator_batch_norm};
+                       int64_t noise_dim, int64_t dcgan_width, bool discriminator_batch_norm,
+                       bool minibatch_stddev) {
+             udl::GanSpec spec{udl::parse_gan_architecture(architecture),
+                               std::move(image_shape),
+                               noise_dim,
+                               dcgan_width,
+                               discriminator_batch_norm,
+                               minibatch_stddev};
              udl::validate(spec);
              return spec;
            }),
            py::arg("architecture") = "fc", py::arg("image_shape") = std::vector<int64_t>{1, 28, 28},
            py::arg("noise_dim") = 100, py::arg("dcgan_width") = 64,
-           py::arg("discriminator_batch_norm") = true)
+           py::arg("discriminator_batch_norm") = true, py::arg("minibatch_stddev") = false)
       .def_property_readonly(
           "architecture",
           [](const udl::GanSpec& s) { return udl::gan_architecture_name(s.architecture); })
       .def_readonly("image_shape", &udl::GanSpec::image_shape)
       .def_readonly("noise_dim", &udl::GanSpec::noise_dim)
       .def_readonly("dcgan_width", &udl::GanSpec::dcgan_width)
-      .def_readonly("discriminator_batch_norm", &udl::GanSpec::discriminator_batch_norm);
+      .def_readonly("discriminator_batch_norm", &udl::GanSpec::discriminator_batch_norm)
+      .def_readonly("minibatch_stddev", &udl::GanSpec::minibatch_stddev);
 
   using Impl = udl::GanImpl;
   bind_model<Impl, udl::Gan>(m, "Gan", &udl::save_gan, &udl::load_gan)

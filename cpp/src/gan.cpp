@@ -41,9 +41,9 @@ void append_activation(nn::Sequential& stage, bool leaky) {
   }
 }
 
-// A linear stack in→widths→out with the layout's activation and dropout after every hidden
-// layer.
-nn::Sequential linear_stack(int64_t in, const std::vector<int64_t>& widths, int64_t out, bool leaky,
+// Linear layers in→widths with the layout's activation and dropout after each; the stack's
+// output width is widths.back().
+nn::Sequential hidden_stack(int64_t in, const std::vector<int64_t>& widths, bool leaky,
                             double dropout, const std::shared_ptr<RandomStream>& random) {
   nn::Sequential stage;
   for (int64_t width : widths) {
@@ -52,8 +52,30 @@ nn::Sequential linear_stack(int64_t in, const std::vector<int64_t>& widths, int6
     if (dropout > 0) stage->push_back(SeededDropout(dropout, random));
     in = width;
   }
-  stage->push_back(nn::Linear(in, out));
   return stage;
+}
+
+// N×F features to N×(F+1): each row gains the batch's standard deviation of every feature,
+// averaged over the features (Karras et al. 2018). A batch of one has none: 0.
+class MinibatchStddevImpl : public nn::Module {
+ public:
+  torch::Tensor forward(const torch::Tensor& features) {
+    const torch::Tensor spread = features.size(0) > 1
+                                     ? (features.var(0, /*unbiased=*/false) + 1e-8).sqrt().mean()
+                                     : torch::zeros({}, features.options());
+    return torch::cat({features, spread.expand({features.size(0), 1})}, 1);
+  }
+};
+TORCH_MODULE(MinibatchStddev);
+
+// The discriminator's last layer: `in` features, with the minibatch spread if asked, to one
+// logit.
+void append_logit(nn::Sequential& stage, int64_t in, bool minibatch_stddev) {
+  if (minibatch_stddev) {
+    stage->push_back(MinibatchStddev());
+    ++in;
+  }
+  stage->push_back(nn::Linear(in, 1));
 }
 
 // DCGAN initialisation: conv and linear weights N(0, 0.02), batch-norm scales N(1, 0.02),
@@ -196,17 +218,19 @@ GanImpl::GanImpl(GanSpec spec, uint64_t seed) : SeededModel(seed), spec_(std::mo
     if (spec_.discriminator_batch_norm) discriminator_->push_back(nn::BatchNorm2d(wide));
     discriminator_->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)));
     discriminator_->push_back(nn::Flatten());
-    discriminator_->push_back(nn::Linear(wide * h * w, 1));
+    append_logit(discriminator_, wide * h * w, spec_.minibatch_stddev);
   } else {
     const FullyConnectedLayout layout = layout_of(spec_.architecture);
     const int64_t pixels = channels * height * width;
-    generator_ = linear_stack(spec_.noise_dim, layout.generator_widths, pixels, layout.leaky,
+    generator_ = hidden_stack(spec_.noise_dim, layout.generator_widths, layout.leaky,
                               layout.generator_dropout ? layout.dropout : 0.0, random_);
+    generator_->push_back(nn::Linear(layout.generator_widths.back(), pixels));
     generator_->push_back(nn::Tanh());
     generator_->push_back(nn::Unflatten(nn::UnflattenOptions(1, {channels, height, width})));
     discriminator_ = nn::Sequential(nn::Flatten());
-    discriminator_->extend(*linear_stack(pixels, layout.discriminator_widths, 1, layout.leaky,
-                                         layout.dropout, random_));
+    discriminator_->extend(
+        *hidden_stack(pixels, layout.discriminator_widths, layout.leaky, layout.dropout, random_));
+    append_logit(discriminator_, layout.discriminator_widths.back(), spec_.minibatch_stddev);
   }
   register_module("generator", generator_);
   register_module("discriminator", discriminator_);
@@ -418,7 +442,8 @@ void save_gan(Gan& model, const std::string& path) {
   std::ostringstream text;
   text << gan_architecture_name(spec.architecture) << ' ' << spec.image_shape[0] << ' '
        << spec.image_shape[1] << ' ' << spec.image_shape[2] << ' ' << spec.noise_dim << ' '
-       << spec.dcgan_width << ' ' << static_cast<int>(spec.discriminator_batch_norm);
+       << spec.dcgan_width << ' ' << static_cast<int>(spec.discriminator_batch_norm) << ' '
+       << static_cast<int>(spec.minibatch_stddev);
   write_model_file(*model, "gan", text.str(), path);
 }
 
@@ -435,6 +460,13 @@ Gan load_gan(const std::string& path) {
     if (in >> dcgan_width >> batch_norm) {
       spec.dcgan_width = dcgan_width;
       spec.discriminator_batch_norm = batch_norm != 0;
+    } else if (!in.eof()) {
+      throw DataFormatError(path + ": corrupt GAN record");
+    }
+    // Files written before the minibatch spread end here and have none.
+    int minibatch_stddev = 0;
+    if (in >> minibatch_stddev) {
+      spec.minibatch_stddev = minibatch_stddev != 0;
     } else if (!in.eof()) {
       throw DataFormatError(path + ": corrupt GAN record");
     }

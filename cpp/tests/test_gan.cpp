@@ -277,6 +277,41 @@ TEST_F(Gan, DcganWidthAndDiscriminatorBatchNormShapeTheNetworks) {
   }
 }
 
+TEST_F(Gan, MinibatchStddevFeedsTheBatchsSpreadToTheLastLayer) {
+  for (auto architecture : kArchitectures) {
+    const char* name = udl::gan_architecture_name(architecture);
+    udl::GanSpec spec = small_spec(architecture);
+    // No other path from one image's score to another's.
+    if (architecture == udl::GanArchitecture::kDcgan) spec.discriminator_batch_norm = false;
+    udl::Gan plain(spec, 0);
+    spec.minibatch_stddev = true;
+    udl::Gan spread(spec, 0);
+    int64_t plain_count = 0;
+    int64_t spread_count = 0;
+    for (const auto& p : plain->discriminator_parameters()) plain_count += p.numel();
+    for (const auto& p : spread->discriminator_parameters()) spread_count += p.numel();
+    EXPECT_EQ(spread_count, plain_count + 1) << name;  // one weight for the spread
+    // Only the spread reaches the logit: every image of a batch scores the batch's spread.
+    {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> last = spread->discriminator_parameters();
+      torch::Tensor weight = last[last.size() - 2];
+      weight.zero_();
+      weight.index_put_({0, -1}, 1.0);
+      last.back().zero_();
+    }
+    spread->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor images = seeded_images({5, 1, 8, 8}, 4) * 2 - 1;
+    const torch::Tensor varied = spread->discriminate(images);
+    EXPECT_TRUE(torch::allclose(varied, varied[0].expand({5}))) << name;
+    EXPECT_GT(varied[0].item<float>(), 1e-3) << name;
+    const torch::Tensor same = spread->discriminate(images.slice(0, 0, 1).expand({5, 1, 8, 8}));
+    EXPECT_NEAR(same[0].item<float>(), 1e-4, 1e-6) << name;  // sqrt of the 1e-8 floor
+    EXPECT_EQ(spread->discriminate(images.slice(0, 0, 1))[0].item<float>(), 0.0F) << name;
+  }
+}
+
 TEST_F(Gan, TrainingFillsHistoryAndKeepsSamples) {
   const udl::ImageSet data = blob_images(128, 16, 1);
   for (auto architecture :
@@ -559,6 +594,19 @@ TEST_F(Gan, SaveAndLoadRoundTrip) {
   EXPECT_EQ(narrow_loaded->spec().dcgan_width, 4);
   EXPECT_FALSE(narrow_loaded->spec().discriminator_batch_norm);
   EXPECT_TRUE(udl::gan_generate(narrow_loaded, 4, 1).equal(udl::gan_generate(narrow_model, 4, 1)));
+  udl::GanSpec spread = small_spec(udl::GanArchitecture::kFullyConnected);
+  spread.minibatch_stddev = true;
+  udl::Gan spread_model(spread, 1);
+  const fs::path spread_path = temp_file("spread_fc.udl");
+  udl::save_gan(spread_model, spread_path.string());
+  udl::Gan spread_loaded = udl::load_gan(spread_path.string());
+  fs::remove(spread_path);
+  EXPECT_TRUE(spread_loaded->spec().minibatch_stddev);
+  spread_model->eval();
+  spread_loaded->eval();
+  const torch::Tensor spread_images = seeded_images({4, 1, 8, 8}, 8);
+  EXPECT_TRUE(
+      spread_loaded->discriminate(spread_images).equal(spread_model->discriminate(spread_images)));
   udl::Autoencoder autoencoder(udl::conv_autoencoder_spec(4, 3), 0);
   const fs::path other = temp_file("autoencoder.udl");
   udl::save_autoencoder(autoencoder, other.string());
@@ -575,6 +623,18 @@ TEST_F(Gan, LoadsFilesWrittenBeforeTheDcganOptions) {
   EXPECT_TRUE(loaded->spec().discriminator_batch_norm);
   EXPECT_TRUE(udl::gan_generate(loaded, 3, 1).equal(udl::gan_generate(model, 3, 1)));
   udl::write_model_file(*model, "gan", "dcgan 1 8 8 8 wide", path.string());
+  EXPECT_THROW(udl::load_gan(path.string()), udl::DataFormatError);
+  fs::remove(path);
+}
+
+TEST_F(Gan, LoadsFilesWrittenBeforeTheMinibatchStddev) {
+  udl::Gan model(small_spec(udl::GanArchitecture::kFullyConnected), 2);
+  const fs::path path = temp_file("old_fc.udl");
+  udl::write_model_file(*model, "gan", "fc 1 8 8 8 64 1", path.string());  // the old record
+  udl::Gan loaded = udl::load_gan(path.string());
+  EXPECT_FALSE(loaded->spec().minibatch_stddev);
+  EXPECT_TRUE(udl::gan_generate(loaded, 3, 1).equal(udl::gan_generate(model, 3, 1)));
+  udl::write_model_file(*model, "gan", "fc 1 8 8 8 64 1 spread", path.string());
   EXPECT_THROW(udl::load_gan(path.string()), udl::DataFormatError);
   fs::remove(path);
 }

@@ -579,7 +579,7 @@ class VaeTrainResult:
     def test(self) -> VaeLoss | None:
         ...
 class GanSpec:
-    def __init__(self, architecture: str = 'fc', image_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [1, 28, 28], noise_dim: typing.SupportsInt | typing.SupportsIndex = 100, dcgan_width: typing.SupportsInt | typing.SupportsIndex = 64, discriminator_batch_norm: bool = True) -> None:
+    def __init__(self, architecture: str = 'fc', image_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [1, 28, 28], noise_dim: typing.SupportsInt | typing.SupportsIndex = 100, dcgan_width: typing.SupportsInt | typing.SupportsIndex = 64, discriminator_batch_norm: bool = True, minibatch_stddev: bool = False) -> None:
         ...
     @property
     def architecture(self) -> str:
@@ -592,6 +592,9 @@ class GanSpec:
         ...
     @property
     def image_shape(self) -> list[int]:
+        ...
+    @property
+    def minibatch_stddev(self) -> bool:
         ...
     @property
     def noise_dim(self) -> int:

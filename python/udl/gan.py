@@ -48,6 +48,7 @@ class Gan(HeldModel):
         noise_dim: int = 100,
         dcgan_width: int = 64,
         discriminator_batch_norm: bool = True,
+        minibatch_stddev: bool = False,
         seed: int = 0,
         _held: Any = None,
     ) -> None:
@@ -61,6 +62,7 @@ class Gan(HeldModel):
         self.noise_dim = integer(noise_dim, "noise_dim")
         self.dcgan_width = integer(dcgan_width, "dcgan_width")
         self.discriminator_batch_norm = flag(discriminator_batch_norm, "discriminator_batch_norm")
+        self.minibatch_stddev = flag(minibatch_stddev, "minibatch_stddev")
         if _held is None:
             spec = _native._C.GanSpec(
                 architecture,
@@ -68,6 +70,7 @@ class Gan(HeldModel):
                 self.noise_dim,
                 self.dcgan_width,
                 self.discriminator_batch_norm,
+                self.minibatch_stddev,
             )
             _held = _native._C.Gan(spec, check_seed(seed))
         self._model = _held
@@ -86,7 +89,8 @@ class Gan(HeldModel):
         return self._on(device).generate(integer(count, "count"), check_seed(seed))
 
     def real_probability(self, images: ArrayLike, *, device: str | None = None) -> ArrayLike:
-        """The discriminator's probability that each image (in [0, 1]) is real."""
+        """The discriminator's probability that each image (in [0, 1]) is real. With
+        `minibatch_stddev` an image's score depends on the others (scored 1024 at a time)."""
         native = self._on(device)
         return like(native.real_probability(images_for(images, self.image_shape)), images)
 
@@ -111,6 +115,7 @@ class Gan(HeldModel):
             noise_dim=spec.noise_dim,
             dcgan_width=spec.dcgan_width,
             discriminator_batch_norm=spec.discriminator_batch_norm,
+            minibatch_stddev=spec.minibatch_stddev,
             _held=native,
         )
 
@@ -120,6 +125,8 @@ class Gan(HeldModel):
         if self.architecture == "dcgan":
             norm = "" if self.discriminator_batch_norm else ", no discriminator batch norm"
             dcgan = f", width {self.dcgan_width}{norm}"
+        if self.minibatch_stddev:
+            dcgan += ", minibatch stddev"
         return (
             f"Gan({self.architecture}, {'x'.join(map(str, self.image_shape))}, noise "
             f"{self.noise_dim}{dcgan}, {counts['generator']} + {counts['discriminator']} "
@@ -146,6 +153,7 @@ def train_gan(
     noise_dim: int = 100,
     dcgan_width: int = 64,
     discriminator_batch_norm: bool = True,
+    minibatch_stddev: bool = False,
     lr: float | None = None,
     sample_epochs: Sequence[int] = (),
     sample_count: int = 64,
@@ -173,6 +181,10 @@ def train_gan(
         discriminator_batch_norm: batch norm after the DCGAN discriminator's second
             convolution (Radford et al.). Without it each image's score depends on that
             image alone, as the R1 gradient_penalty assumes. The DCGAN only.
+        minibatch_stddev: the discriminator's last layer also sees the batch's standard
+            deviation of its features, averaged to one number (Karras et al. 2018), so a
+            generator that draws too little variety is told apart. Any architecture; a
+            batch of one has no spread (0).
         lr: Adam's learning rate for the generator, and for the discriminator unless
             discriminator_lr is given (default: report 000's 1e-4 for the fully connected
             GANs, 2e-4 for the DCGAN).
@@ -230,6 +242,7 @@ def train_gan(
         noise_dim=noise_dim,
         dcgan_width=dcgan_width,
         discriminator_batch_norm=discriminator_batch_norm,
+        minibatch_stddev=minibatch_stddev,
         seed=config.seed,
     )
     native = _native._C.train_gan(

@@ -55,6 +55,10 @@ struct GanSpec {
   // Batch norm after the DCGAN discriminator's second convolution (Radford et al.). Without
   // it each image's score depends on that image alone, as the R1 penalty assumes.
   bool discriminator_batch_norm = true;
+  // Karras et al.'s minibatch standard deviation: the discriminator's last layer also sees
+  // the batch's standard deviation of its input features, averaged to one number, so a
+  // generator that draws too little variety is told apart. Any architecture.
+  bool minibatch_stddev = false;
 };
 // Throws InvalidArgument for non-positive sizes, a DCGAN image size not divisible by 4, or
 // a DCGAN option (width, discriminator batch norm) changed for another architecture.
