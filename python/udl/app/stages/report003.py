@@ -260,7 +260,7 @@ def _denoiser(c: Context) -> dict[str, Any]:
 def _gan(c: Context) -> dict[str, Any]:
     return merge(
         *(
-            gan_outcome(c, "fc_leaky", dataset, c.budget.gan_epochs)
+            gan_outcome(c, "fc_leaky", dataset, c.budget.leaky_gan_epochs)
             for dataset in ("mnist", "fashion-mnist")
         )
     )
