@@ -74,11 +74,9 @@ REPORTS: dict[str, ReportPlan] = {
         "2.7% and 7% with the seed (docs/benchmarks.md lists the runs). udl's DCGAN is 32 "
         "channels wide (Radford et al.'s 64 takes 2.4 times as long an epoch), without batch "
         "norm in its discriminator, with R1 (gamma 1, on every 4th batch), Adam 1e-3 in "
-        "batches of 32 and a moving average (0.999) of its generator's weights; 12 epochs "
-        "instead of 6 took its Fashion-MNIST distance only from 26.4 to 24.0, while the "
-        "fully connected GAN's fell from 74.5 to 45.2, so the DCGAN no longer halves it there "
-        "(docs/benchmarks.md). The class shares of the samples are labelled by a feature "
-        "network of 5 epochs (one-cycle). "
+        "batches of 32 and a moving average (0.999) of its generator's weights, and its "
+        "discriminator sees the batch's spread too. The class shares of the samples are "
+        "labelled by a feature network of 5 epochs (one-cycle). "
         "Where a row misses its bar, that is the budget's measured result, not a claim about "
         "the recipe.",
     ),
